@@ -1,0 +1,218 @@
+#include "mixq/ir/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+#include "mixq/core/float_bits.h"
+
+namespace mixq::ir {
+
+std::shared_ptr<Buffer> Buffer::allocate(size_t bytes) {
+  // Round up so aligned_alloc's size is a multiple of the alignment; at least one line so that
+  // data() is never null for an empty tensor.
+  constexpr size_t kAlign = 64;
+  const size_t padded = (bytes + kAlign - 1) / kAlign * kAlign + kAlign;
+  void* p = std::aligned_alloc(kAlign, padded);
+  if (p == nullptr) throw std::bad_alloc();
+  std::memset(p, 0, padded);
+  auto b = std::shared_ptr<Buffer>(new Buffer());
+  b->data_ = static_cast<std::byte*>(p);
+  b->size_ = bytes;
+  b->writable_ = true;
+  b->owner_ = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+  return b;
+}
+
+std::shared_ptr<Buffer> Buffer::view(const void* data, size_t bytes,
+                                     std::shared_ptr<const void> owner) {
+  auto b = std::shared_ptr<Buffer>(new Buffer());
+  b->data_ = const_cast<std::byte*>(static_cast<const std::byte*>(data));
+  b->size_ = bytes;
+  b->writable_ = false;
+  b->owner_ = std::move(owner);
+  return b;
+}
+
+std::shared_ptr<Buffer> Buffer::adopt(std::string&& bytes) {
+  auto owner = std::make_shared<const std::string>(std::move(bytes));
+  return view(owner->data(), owner->size(), owner);
+}
+
+std::optional<int64_t> checked_numel(const std::vector<int64_t>& dims) {
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    if (d < 0) return std::nullopt;
+    if (__builtin_mul_overflow(n, d, &n)) return std::nullopt;
+  }
+  return n;
+}
+
+std::string dims_to_string(const std::vector<int64_t>& dims) {
+  std::string out = "[";
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (i) out += ", ";
+    out += std::to_string(dims[i]);
+  }
+  return out + "]";
+}
+
+int64_t Tensor::numel() const {
+  auto n = checked_numel(dims_);
+  return n ? *n : 0;
+}
+
+Expected<Tensor> Tensor::zeros(DType dtype, const std::vector<int64_t>& dims) {
+  auto n = checked_numel(dims);
+  if (!n) return bad_input("tensor shape ", dims_to_string(dims), " is negative or overflows");
+  Tensor t;
+  t.dtype_ = dtype;
+  t.dims_ = dims;
+  if (dtype == DType::kString) {
+    t.strings_.resize(static_cast<size_t>(*n));
+    return t;
+  }
+  auto bytes = dtype_storage_bytes(dtype, static_cast<uint64_t>(*n));
+  if (!bytes || dtype == DType::kUndefined) {
+    return bad_input("tensor of ", dtype_name(dtype), " ", dims_to_string(dims),
+                     " has no storable size");
+  }
+  t.buffer_ = Buffer::allocate(*bytes);
+  return t;
+}
+
+Expected<Tensor> Tensor::from_buffer(DType dtype, std::vector<int64_t> dims,
+                                     std::shared_ptr<const Buffer> buffer) {
+  auto n = checked_numel(dims);
+  if (!n) return bad_input("tensor shape ", dims_to_string(dims), " is negative or overflows");
+  auto bytes = dtype_storage_bytes(dtype, static_cast<uint64_t>(*n));
+  if (!bytes || dtype == DType::kString || dtype == DType::kUndefined) {
+    return bad_input("tensor of ", dtype_name(dtype), " cannot be stored as raw bytes");
+  }
+  const size_t have = buffer ? buffer->size() : 0;
+  if (have != *bytes) {
+    return bad_input("tensor data has ", have, " bytes but ", dtype_name(dtype), " ",
+                     dims_to_string(dims), " needs ", *bytes);
+  }
+  Tensor t;
+  t.dtype_ = dtype;
+  t.dims_ = std::move(dims);
+  t.buffer_ = std::move(buffer);
+  return t;
+}
+
+Expected<Tensor> Tensor::from_strings(std::vector<int64_t> dims, std::vector<std::string> values) {
+  auto n = checked_numel(dims);
+  if (!n) return bad_input("tensor shape ", dims_to_string(dims), " is negative or overflows");
+  if (static_cast<uint64_t>(*n) != values.size()) {
+    return bad_input("string tensor has ", values.size(), " elements but shape ",
+                     dims_to_string(dims), " needs ", *n);
+  }
+  Tensor t;
+  t.dtype_ = DType::kString;
+  t.dims_ = std::move(dims);
+  t.strings_ = std::move(values);
+  return t;
+}
+
+Tensor Tensor::scalar_float(float v) { return from_floats({}, {v}); }
+
+Tensor Tensor::from_floats(const std::vector<int64_t>& dims, const std::vector<float>& values) {
+  Tensor t = zeros(DType::kFloat32, dims).value();
+  std::memcpy(t.mutable_raw_data(), values.data(),
+              std::min(values.size() * sizeof(float), t.nbytes()));
+  return t;
+}
+
+Tensor Tensor::from_int64s(const std::vector<int64_t>& dims, const std::vector<int64_t>& values) {
+  Tensor t = zeros(DType::kInt64, dims).value();
+  std::memcpy(t.mutable_raw_data(), values.data(),
+              std::min(values.size() * sizeof(int64_t), t.nbytes()));
+  return t;
+}
+
+std::byte* Tensor::mutable_raw_data() {
+  if (!buffer_ || !buffer_->writable()) return nullptr;
+  // Shared buffers are shared read-mostly data; writers own theirs (allocated by zeros()).
+  return const_cast<Buffer*>(buffer_.get())->mutable_data();
+}
+
+double Tensor::element_as_double(int64_t i) const {
+  if (i < 0 || i >= numel() || dtype_ == DType::kString) return 0.0;
+  const std::byte* p = raw_data();
+  auto load = [&](auto tag) {
+    using T = decltype(tag);
+    T v;
+    std::memcpy(&v, p + static_cast<size_t>(i) * sizeof(T), sizeof(T));
+    return v;
+  };
+  switch (dtype_) {
+    case DType::kFloat32:
+      return load(float{});
+    case DType::kFloat64:
+      return load(double{});
+    case DType::kFloat16:
+      return float16_to_float(load(uint16_t{}));
+    case DType::kBFloat16:
+      return bfloat16_to_float(load(uint16_t{}));
+    case DType::kFloat8E4M3FN:
+      return float8e4m3fn_to_float(load(uint8_t{}));
+    case DType::kFloat8E4M3FNUZ:
+      return float8e4m3fnuz_to_float(load(uint8_t{}));
+    case DType::kFloat8E5M2:
+      return float8e5m2_to_float(load(uint8_t{}));
+    case DType::kFloat8E5M2FNUZ:
+      return float8e5m2fnuz_to_float(load(uint8_t{}));
+    case DType::kUint64:
+      return static_cast<double>(load(uint64_t{}));
+    default:
+      return static_cast<double>(element_as_int64(i));
+  }
+}
+
+int64_t Tensor::element_as_int64(int64_t i) const {
+  if (i < 0 || i >= numel() || dtype_ == DType::kString) return 0;
+  const std::byte* p = raw_data();
+  auto load = [&](auto tag) {
+    using T = decltype(tag);
+    T v;
+    std::memcpy(&v, p + static_cast<size_t>(i) * sizeof(T), sizeof(T));
+    return v;
+  };
+  switch (dtype_) {
+    case DType::kInt64:
+      return load(int64_t{});
+    case DType::kInt32:
+      return load(int32_t{});
+    case DType::kInt16:
+      return load(int16_t{});
+    case DType::kInt8:
+      return load(int8_t{});
+    case DType::kUint64:
+      return static_cast<int64_t>(load(uint64_t{}));
+    case DType::kUint32:
+      return load(uint32_t{});
+    case DType::kUint16:
+      return load(uint16_t{});
+    case DType::kUint8:
+    case DType::kBool:
+      return load(uint8_t{});
+    case DType::kInt4:
+    case DType::kUint4: {
+      const auto byte = static_cast<uint8_t>(p[static_cast<size_t>(i / 2)]);
+      const int nib = (i % 2 == 0) ? (byte & 0x0f) : (byte >> 4);
+      if (dtype_ == DType::kInt4 && nib >= 8) return nib - 16;
+      return nib;
+    }
+    default: {
+      if (!dtype_is_float(dtype_)) return 0;  // complex: no meaningful integer value
+      const double d = element_as_double(i);
+      if (!(d == d)) return 0;  // NaN
+      if (d >= 9.2e18 || d <= -9.2e18)
+        return d > 0 ? std::numeric_limits<int64_t>::max() : std::numeric_limits<int64_t>::min();
+      return static_cast<int64_t>(d);
+    }
+  }
+}
+
+}  // namespace mixq::ir

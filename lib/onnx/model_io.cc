@@ -1,0 +1,195 @@
+#include "mixq/onnx/model_io.h"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl.h>
+#include <google/protobuf/stubs/logging.h>
+
+#include <climits>
+#include <mutex>
+
+#include "mixq/core/file_io.h"
+#include "mixq/core/logging.h"
+#include "mixq/ir/walk.h"
+#include "mixq/onnx/proto_convert.h"
+
+namespace mixq::onnx {
+namespace {
+
+// protobuf's messages ("[libprotobuf ERROR ...]") go to our log at debug level: the Status we
+// return says what went wrong in terms of the model.
+void route_protobuf_logs() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    google::protobuf::SetLogHandler(
+        [](google::protobuf::LogLevel, const char* file, int line, const std::string& message) {
+          log_debug("protobuf ", file, ":", line, ": ", message);
+        });
+  });
+}
+
+// Largest serialized message protobuf can read back (it uses int sizes).
+constexpr uint64_t kProtoLimit = static_cast<uint64_t>(INT_MAX);
+
+Expected<std::unique_ptr<ir::Model>> parse_bytes(const void* data, size_t size,
+                                                 const std::filesystem::path& base_dir,
+                                                 const std::string& name) {
+  route_protobuf_logs();
+  if (size == 0) return bad_input(name, ": file is empty, not an ONNX model");
+  if (size > kProtoLimit) {
+    return bad_input(name, ": file is ", size,
+                     " bytes; protobuf cannot read more than 2 GiB: a model this large must keep "
+                     "its tensors in external data");
+  }
+  ::onnx::ModelProto mp;
+  if (!mp.ParseFromArray(data, static_cast<int>(size))) {
+    return bad_input(name,
+                     ": not a valid ONNX model (protobuf parsing failed: truncated or "
+                     "corrupt file?)");
+  }
+  return model_from_proto(mp, base_dir, name);
+}
+
+// Bytes the model's tensors would take inline if none were written externally.
+uint64_t inline_tensor_bytes(const ir::Model& model) {
+  uint64_t total = 0;
+  ir::for_each_tensor(model.graph(), [&](const ir::Tensor& t, const ir::Value*, const ir::Node*) {
+    total += t.nbytes();
+  });
+  return total;
+}
+
+bool any_external(const ir::Model& model, size_t threshold) {
+  bool found = false;
+  ir::for_each_tensor(model.graph(), [&](const ir::Tensor& t, const ir::Value*, const ir::Node*) {
+    if (t.dtype() == DType::kString) return;
+    if (t.storage().form == ir::TensorStorage::Form::kExternal || t.nbytes() >= threshold) {
+      found = true;
+    }
+  });
+  return found;
+}
+
+Status write_message(const google::protobuf::MessageLite& msg, AtomicFile& file) {
+  google::protobuf::io::FileOutputStream raw(file.fd());
+  {
+    google::protobuf::io::CodedOutputStream coded(&raw);
+    coded.SetSerializationDeterministic(true);
+    msg.SerializeWithCachedSizes(&coded);
+    if (coded.HadError()) return bad_input(file.path().string(), ": write failed");
+  }
+  // Flush, not Close: the AtomicFile owns the descriptor and still has to fsync it.
+  if (!raw.Flush()) {
+    return bad_input(file.path().string(), ": write failed (errno ", raw.GetErrno(), ")");
+  }
+  return Status::ok_status();
+}
+
+}  // namespace
+
+Expected<std::unique_ptr<ir::Model>> load_model(const std::filesystem::path& path) {
+  auto mapped = MappedFile::open(path);
+  if (!mapped.ok()) return mapped.status();
+  auto model = parse_bytes((*mapped)->data(), (*mapped)->size(), path.parent_path(), path.string());
+  if (model.ok()) (*model)->source_path = path;
+  return model;
+}
+
+Expected<std::unique_ptr<ir::Model>> parse_model(std::string_view bytes,
+                                                 const std::filesystem::path& base_dir,
+                                                 std::string_view name) {
+  return parse_bytes(bytes.data(), bytes.size(), base_dir, std::string(name));
+}
+
+Status save_model(const ir::Model& model, const std::filesystem::path& path,
+                  const SaveOptions& options) {
+  route_protobuf_logs();
+  SaveOptions::ExternalData mode = options.external_data;
+  size_t threshold = options.external_threshold;
+  // Leave room for the graph structure next to the tensor bytes.
+  constexpr uint64_t kInlineBudget = kProtoLimit - (64ull << 20);
+  const uint64_t inline_bytes = inline_tensor_bytes(model);
+  if (inline_bytes > kInlineBudget && mode != SaveOptions::ExternalData::kThreshold) {
+    if (mode == SaveOptions::ExternalData::kNone) {
+      return bad_input(path.string(), ": the model's tensors take ", inline_bytes,
+                       " bytes, over protobuf's 2 GiB limit; save with external data");
+    }
+    log_warning(path.string(), ": tensors take ", inline_bytes,
+                " bytes, over protobuf's 2 GiB limit: writing tensors of ", threshold,
+                " bytes or more to external data");
+    mode = SaveOptions::ExternalData::kThreshold;
+  }
+
+  TensorSink sink;
+  std::unique_ptr<ExternalDataWriter> writer;
+  const size_t effective_threshold =
+      mode == SaveOptions::ExternalData::kThreshold ? threshold : SIZE_MAX;
+  const bool need_writer =
+      mode != SaveOptions::ExternalData::kNone && any_external(model, effective_threshold);
+  if (need_writer) {
+    const std::string location =
+        options.external_file.empty() ? path.filename().string() + ".data" : options.external_file;
+    if (std::filesystem::path(location).has_parent_path() ||
+        std::filesystem::path(location).is_absolute()) {
+      return usage_error("external data file name '", location,
+                         "' must be a plain file name (it is written next to the model)");
+    }
+    MIXQ_ASSIGN_OR_RETURN(writer,
+                          ExternalDataWriter::create(path.parent_path() / location, location));
+    sink.writer = writer.get();
+    sink.threshold = effective_threshold;
+    sink.keep_external = true;
+  }
+
+  ::onnx::ModelProto mp;
+  MIXQ_RETURN_IF_ERROR(model_to_proto(model, &mp, sink).with_context(path.string()));
+  const size_t size = mp.ByteSizeLong();
+  if (size > kProtoLimit) {
+    return bad_input(path.string(), ": serialized model would be ", size,
+                     " bytes, over protobuf's 2 GiB limit; save with external data");
+  }
+  MIXQ_ASSIGN_OR_RETURN(auto file, AtomicFile::create(path));
+  MIXQ_RETURN_IF_ERROR(write_message(mp, *file));
+  if (writer) MIXQ_RETURN_IF_ERROR(writer->commit());
+  return file->commit();
+}
+
+Expected<std::string> serialize_model(const ir::Model& model) {
+  route_protobuf_logs();
+  ::onnx::ModelProto mp;
+  MIXQ_RETURN_IF_ERROR(model_to_proto(model, &mp, TensorSink{}));
+  if (mp.ByteSizeLong() > kProtoLimit) {
+    return bad_input("serialized model would be over protobuf's 2 GiB limit");
+  }
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream raw(&out);
+    google::protobuf::io::CodedOutputStream coded(&raw);
+    coded.SetSerializationDeterministic(true);
+    mp.SerializeWithCachedSizes(&coded);
+  }
+  return out;
+}
+
+Expected<ir::Tensor> load_tensor_file(const std::filesystem::path& path) {
+  route_protobuf_logs();
+  MIXQ_ASSIGN_OR_RETURN(auto mapped, MappedFile::open(path));
+  if (mapped->size() > kProtoLimit) return bad_input(path.string(), ": file over 2 GiB");
+  ::onnx::TensorProto tp;
+  if (!tp.ParseFromArray(mapped->data(), static_cast<int>(mapped->size()))) {
+    return bad_input(path.string(), ": not a valid ONNX TensorProto");
+  }
+  ExternalDataResolver resolver(path.parent_path());
+  auto t = tensor_from_proto(tp, &resolver);
+  if (!t.ok()) return t.status().with_context(path.string());
+  return t;
+}
+
+Status save_tensor_file(const ir::Tensor& tensor, const std::filesystem::path& path) {
+  ::onnx::TensorProto tp;
+  MIXQ_RETURN_IF_ERROR(tensor_to_proto(tensor, &tp, TensorSink{}));
+  std::string bytes;
+  if (!tp.SerializeToString(&bytes)) return internal_error("cannot serialize tensor");
+  return write_file_atomic(path, bytes);
+}
+
+}  // namespace mixq::onnx

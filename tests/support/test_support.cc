@@ -1,0 +1,63 @@
+#include "test_support.h"
+
+#include <algorithm>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+
+namespace mixq::testing {
+
+std::filesystem::path testdata_dir() { return MIXQ_TESTDATA_DIR; }
+
+std::vector<std::filesystem::path> testdata_models() {
+  std::vector<std::filesystem::path> out;
+  for (const char* suite : {"node", "pytorch-converted", "pytorch-operator", "simple"}) {
+    const auto dir = testdata_dir() / suite;
+    if (!std::filesystem::is_directory(dir)) continue;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+      const auto model = entry.path() / "model.onnx";
+      if (std::filesystem::is_regular_file(model)) out.push_back(model);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string testdata_case_name(const std::filesystem::path& model) {
+  const auto case_dir = model.parent_path();
+  return case_dir.parent_path().filename().string() + "/" + case_dir.filename().string();
+}
+
+TempDir::TempDir() {
+  std::random_device rd;
+  const auto base = std::filesystem::temp_directory_path();
+  for (int i = 0; i < 100; ++i) {
+    auto p = base / ("mixq-test-" + std::to_string(rd()));
+    if (std::filesystem::create_directory(p)) {
+      path_ = p;
+      return;
+    }
+  }
+  throw std::runtime_error("cannot create a temporary folder");
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+void write_bytes(const std::filesystem::path& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (!out) throw std::runtime_error("cannot write " + path.string());
+}
+
+std::string read_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace mixq::testing

@@ -1,0 +1,39 @@
+// Shared helpers for mixq tests: test data locations, temporary folders, running the CLI.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace mixq::testing {
+
+// Debian's libonnx-testdata root (/usr/share/libonnx-testdata/data unless overridden at build
+// time).
+std::filesystem::path testdata_dir();
+
+// Every model.onnx under the test data suites (node, pytorch-converted, pytorch-operator,
+// simple), sorted by path.
+std::vector<std::filesystem::path> testdata_models();
+
+// A fresh folder under the system temp folder, removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Writes bytes to a file (not atomic; for fixtures).
+void write_bytes(const std::filesystem::path& path, const std::string& bytes);
+std::string read_bytes(const std::filesystem::path& path);
+
+// The test name for a test-data model: "node/test_abs".
+std::string testdata_case_name(const std::filesystem::path& model);
+
+}  // namespace mixq::testing
