@@ -10,34 +10,35 @@ struct DTypeInfo {
   DType type;
   std::string_view name;
   int bits;
+  std::string_view onnx_name;
 };
 
 // Indexed by the ONNX number.
 constexpr std::array<DTypeInfo, 24> kInfo = {{
-    {DType::kUndefined, "undefined", 0},
-    {DType::kFloat32, "float32", 32},
-    {DType::kUint8, "uint8", 8},
-    {DType::kInt8, "int8", 8},
-    {DType::kUint16, "uint16", 16},
-    {DType::kInt16, "int16", 16},
-    {DType::kInt32, "int32", 32},
-    {DType::kInt64, "int64", 64},
-    {DType::kString, "string", 0},
-    {DType::kBool, "bool", 8},
-    {DType::kFloat16, "float16", 16},
-    {DType::kFloat64, "float64", 64},
-    {DType::kUint32, "uint32", 32},
-    {DType::kUint64, "uint64", 64},
-    {DType::kComplex64, "complex64", 64},
-    {DType::kComplex128, "complex128", 128},
-    {DType::kBFloat16, "bfloat16", 16},
-    {DType::kFloat8E4M3FN, "float8e4m3fn", 8},
-    {DType::kFloat8E4M3FNUZ, "float8e4m3fnuz", 8},
-    {DType::kFloat8E5M2, "float8e5m2", 8},
-    {DType::kFloat8E5M2FNUZ, "float8e5m2fnuz", 8},
-    {DType::kUint4, "uint4", 4},
-    {DType::kInt4, "int4", 4},
-    {DType::kFloat4E2M1, "float4e2m1", 4},
+    {DType::kUndefined, "undefined", 0, "UNDEFINED"},
+    {DType::kFloat32, "float32", 32, "FLOAT"},
+    {DType::kUint8, "uint8", 8, "UINT8"},
+    {DType::kInt8, "int8", 8, "INT8"},
+    {DType::kUint16, "uint16", 16, "UINT16"},
+    {DType::kInt16, "int16", 16, "INT16"},
+    {DType::kInt32, "int32", 32, "INT32"},
+    {DType::kInt64, "int64", 64, "INT64"},
+    {DType::kString, "string", 0, "STRING"},
+    {DType::kBool, "bool", 8, "BOOL"},
+    {DType::kFloat16, "float16", 16, "FLOAT16"},
+    {DType::kFloat64, "float64", 64, "DOUBLE"},
+    {DType::kUint32, "uint32", 32, "UINT32"},
+    {DType::kUint64, "uint64", 64, "UINT64"},
+    {DType::kComplex64, "complex64", 64, "COMPLEX64"},
+    {DType::kComplex128, "complex128", 128, "COMPLEX128"},
+    {DType::kBFloat16, "bfloat16", 16, "BFLOAT16"},
+    {DType::kFloat8E4M3FN, "float8e4m3fn", 8, "FLOAT8E4M3FN"},
+    {DType::kFloat8E4M3FNUZ, "float8e4m3fnuz", 8, "FLOAT8E4M3FNUZ"},
+    {DType::kFloat8E5M2, "float8e5m2", 8, "FLOAT8E5M2"},
+    {DType::kFloat8E5M2FNUZ, "float8e5m2fnuz", 8, "FLOAT8E5M2FNUZ"},
+    {DType::kUint4, "uint4", 4, "UINT4"},
+    {DType::kInt4, "int4", 4, "INT4"},
+    {DType::kFloat4E2M1, "float4e2m1", 4, "FLOAT4E2M1"},
 }};
 
 const DTypeInfo& info(DType t) {
@@ -53,6 +54,13 @@ std::optional<DType> dtype_from_onnx(int32_t onnx_type) {
 }
 
 std::string_view dtype_name(DType t) { return info(t).name; }
+
+std::optional<DType> dtype_from_onnx_name(std::string_view name) {
+  for (const auto& i : kInfo) {
+    if (i.type != DType::kUndefined && i.onnx_name == name) return i.type;
+  }
+  return std::nullopt;
+}
 
 std::optional<DType> dtype_from_name(std::string_view name) {
   for (const auto& i : kInfo) {

@@ -46,6 +46,10 @@ inline int32_t dtype_to_onnx(DType t) { return static_cast<int32_t>(t); }
 // Lower-case name used in messages, reports and JSON: "float32", "float8e4m3fn", "int4", ...
 std::string_view dtype_name(DType t);
 
+// Parses an ONNX TensorProto.DataType enum name ("FLOAT", "INT64", "FLOAT8E4M3FN", ...), as
+// Cast-1..5 wrote its `to` attribute; nullopt when unknown.
+std::optional<DType> dtype_from_onnx_name(std::string_view name);
+
 // Parses a name produced by dtype_name(); nullopt when unknown.
 std::optional<DType> dtype_from_name(std::string_view name);
 

@@ -12,7 +12,6 @@ bool mul_overflows(int64_t a, int64_t b, int64_t* out) { return __builtin_mul_ov
 
 Dim Dim::known(int64_t value) {
   Dim d;
-  if (value < 0) return d;
   d.kind_ = Kind::kKnown;
   d.coef_ = value;
   return d;
@@ -72,7 +71,9 @@ Dim Dim::operator+(const Dim& other) const {
 Dim Dim::operator-(const Dim& other) const {
   if (other.is_known() && other.coef_ == 0) return *this;
   if (!is_known() || !other.is_known()) return Dim();
-  return Dim::known(coef_ - other.coef_);  // negative results become unknown in known()
+  int64_t diff = 0;
+  if (__builtin_sub_overflow(coef_, other.coef_, &diff)) return Dim();
+  return Dim::known(diff);
 }
 
 std::optional<Dim> Dim::exact_div(const Dim& other) const {

@@ -18,6 +18,8 @@ class Dim {
  public:
   Dim() = default;  // unknown
 
+  // Any integer: shapes hold sizes >= 0, but shape *data* (the values of a Reshape's shape
+  // input, of axes) can be negative.
   static Dim known(int64_t value);
   // A single named symbol; an empty name gives an unknown Dim.
   static Dim symbol(std::string name);

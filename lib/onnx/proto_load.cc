@@ -324,8 +324,9 @@ ir::ValueType value_type_from_proto(const ::onnx::TypeProto& tp) {
   if (tt.has_shape()) {
     ir::Shape shape;
     for (const auto& d : tt.shape().dim()) {
-      if (d.has_dim_value()) {
-        shape.push_back(ir::Dim::known(d.dim_value()));  // negative values become unknown
+      // A negative dim_value (written by some exporters for "unknown") reads as unknown.
+      if (d.has_dim_value() && d.dim_value() >= 0) {
+        shape.push_back(ir::Dim::known(d.dim_value()));
       } else if (d.has_dim_param()) {
         shape.push_back(ir::Dim::symbol(d.dim_param()));
       } else {

@@ -1,0 +1,7 @@
+#include "mixq/ir/op_schema.h"
+
+namespace mixq::ir {
+
+void register_math_schemas(std::vector<OpSchema>& /*out*/) {}
+
+}  // namespace mixq::ir
