@@ -36,6 +36,14 @@ class Model {
   Graph& graph() { return *graph_; }
   const Graph& graph() const { return *graph_; }
 
+  // True when `v` holds constant data: an initializer that cannot be replaced at run time.
+  // From IR version 4 an initializer that is also a graph input is only a default value; before
+  // that, every initializer had to be listed as an input and was still a constant.
+  bool is_constant_initializer(const Value* v) const {
+    return v != nullptr && v->initializer() != nullptr &&
+           (ir_version < 4 || !v->graph()->is_input(v));
+  }
+
   // Imported version of `domain` ("" and "ai.onnx" are the same domain); 0 when not imported.
   int64_t opset(std::string_view domain) const;
   // The opset that applies to `node`.

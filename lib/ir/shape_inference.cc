@@ -153,7 +153,7 @@ Status Inferencer::infer_graph(const Graph& g, const std::vector<ValueType>* inp
     r_.types[v] = std::move(t);
   }
   for (const Value* v : g.initializers()) {
-    if (g.is_input(v)) continue;  // overridable at run time: not a constant
+    if (!model_.is_constant_initializer(v)) continue;  // overridable at run time
     const Tensor& t = *v->initializer();
     r_.types[v] = ValueType::tensor(t.dtype(), shape_from_ints(t.dims()));
     constants_.insert_or_assign(v, t);

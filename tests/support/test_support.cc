@@ -61,3 +61,38 @@ std::string read_bytes(const std::filesystem::path& path) {
 }
 
 }  // namespace mixq::testing
+
+#include <sys/wait.h>
+
+#include <cstdlib>
+
+namespace mixq::testing {
+
+namespace {
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+}  // namespace
+
+RunResult run_mixq(const std::vector<std::string>& args) {
+  TempDir dir;
+  std::string cmd = shell_quote(MIXQ_BINARY);
+  for (const auto& a : args) cmd += " " + shell_quote(a);
+  cmd += " >" + shell_quote((dir / "out").string()) + " 2>" + shell_quote((dir / "err").string());
+  const int status = std::system(cmd.c_str());
+  RunResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = read_bytes(dir / "out");
+  r.err = read_bytes(dir / "err");
+  return r;
+}
+
+}  // namespace mixq::testing

@@ -37,3 +37,16 @@ std::string read_bytes(const std::filesystem::path& path);
 std::string testdata_case_name(const std::filesystem::path& model);
 
 }  // namespace mixq::testing
+
+namespace mixq::testing {
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+// Runs the mixq binary (path fixed at build time) with `args`, capturing stdout and stderr.
+RunResult run_mixq(const std::vector<std::string>& args);
+
+}  // namespace mixq::testing

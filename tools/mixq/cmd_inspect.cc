@@ -1,0 +1,42 @@
+// mixq inspect MODEL [--json]
+#include <iostream>
+#include <memory>
+
+#include "command.h"
+#include "mixq/analysis/model_summary.h"
+#include "mixq/ir/op_schema.h"
+#include "mixq/onnx/model_io.h"
+#include "mixq/report/summary_report.h"
+
+namespace mixq::cli {
+
+namespace {
+struct InspectOptions {
+  std::string model;
+  bool json = false;
+};
+}  // namespace
+
+Command add_inspect_command(CLI::App& root) {
+  auto opts = std::make_shared<InspectOptions>();
+  CLI::App* app = root.add_subcommand(
+      "inspect", "Summarize a model: inputs, outputs, ops, parameters, quantizable layers");
+  app->add_option("model", opts->model, "ONNX model file")->required();
+  app->add_flag("--json", opts->json, "Print JSON instead of text");
+  return Command{app, [opts]() -> Status {
+                   MIXQ_ASSIGN_OR_RETURN(auto model, onnx::load_model(opts->model));
+                   analysis::SummaryOptions so;
+                   so.is_supported = [](const ir::Node& n, int64_t opset) {
+                     return ir::find_op_schema(n.domain(), n.op_type(), opset) != nullptr;
+                   };
+                   MIXQ_ASSIGN_OR_RETURN(auto summary, analysis::summarize_model(*model, so));
+                   if (opts->json) {
+                     std::cout << report::summary_to_json(summary).dump(2) << "\n";
+                   } else {
+                     std::cout << report::summary_to_text(summary);
+                   }
+                   return Status::ok_status();
+                 }};
+}
+
+}  // namespace mixq::cli

@@ -1,0 +1,59 @@
+// The mixq command line: parse, run one subcommand, map its Status to an exit code.
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <vector>
+
+#include "command.h"
+#include "mixq/core/logging.h"
+#include "mixq/gpu/device.h"
+#include "mixq/version.h"
+
+int main(int argc, char** argv) {
+  using namespace mixq;
+  CLI::App app{"mixq: post-training quantization for ONNX models (FP8, INT8, FP16)", "mixq"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every subcommand");
+  app.footer(
+      "Exit codes: 0 success, 1 usage error, 2 bad input (unreadable or malformed model or "
+      "data),\n3 unsupported model feature. Run 'mixq COMMAND --help' for a command's options.");
+  app.set_version_flag("--version", [] {
+    return std::string("mixq ") + MIXQ_VERSION + "\n" + gpu::describe(gpu::discover_devices());
+  });
+  int verbose = 0;
+  bool quiet = false;
+  app.add_flag("-v,--verbose", verbose, "More log output on stderr (repeat for debug)");
+  app.add_flag("-q,--quiet", quiet, "Only errors on stderr");
+
+  std::vector<cli::Command> commands;
+  commands.push_back(cli::add_inspect_command(app));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    std::cerr << "mixq: usage error: " << e.what() << "\n"
+              << "Run 'mixq --help' for usage.\n";
+    return static_cast<int>(StatusCode::kUsage);
+  }
+  set_log_level(quiet          ? LogLevel::kError
+                : verbose >= 2 ? LogLevel::kDebug
+                : verbose == 1 ? LogLevel::kInfo
+                               : LogLevel::kWarning);
+  for (const auto& cmd : commands) {
+    if (!cmd.app->parsed()) continue;
+    Status s;
+    try {
+      s = cmd.run();
+    } catch (const std::bad_alloc&) {
+      s = Status(StatusCode::kBadInput, "out of memory");
+    } catch (const std::exception& e) {
+      s = internal_error("unexpected exception: ", e.what());
+    }
+    if (!s.ok()) {
+      std::cerr << "mixq: " << s.to_string() << "\n";
+      return static_cast<int>(s.code());
+    }
+    return 0;
+  }
+  return static_cast<int>(StatusCode::kUsage);
+}
