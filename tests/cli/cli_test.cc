@@ -80,7 +80,10 @@ TEST(Cli, InspectListsQuantizableLayersAndUnsupportedOps) {
   op->set_domain("com.example");
   op->set_version(1);
   testing::add_tensor_vi(g->mutable_output(), "y2", 1, {});
-  testing::add_tensor_vi(g->mutable_output(), "y3", 1, {});
+  testing::add_tensor_vi(g->mutable_output(), "y3", 1, {})
+      ->mutable_type()
+      ->mutable_tensor_type()
+      ->clear_shape();
   const auto path = testing::write_model(m, dir.path());
   auto js = run_mixq({"inspect", path.string(), "--json"});
   ASSERT_EQ(js.exit_code, 0) << js.err;
