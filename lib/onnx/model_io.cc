@@ -3,6 +3,7 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl.h>
 #include <google/protobuf/stubs/logging.h>
+#include <onnx/defs/schema.h>
 
 #include <climits>
 #include <mutex>
@@ -30,6 +31,57 @@ void route_protobuf_logs() {
 // Largest serialized message protobuf can read back (it uses int sizes).
 constexpr uint64_t kProtoLimit = static_cast<uint64_t>(INT_MAX);
 
+// Verifies nodes of the default ONNX domain against Debian's ONNX 1.12 op schemas: input and
+// output counts, required attributes, unknown attributes and attribute types. Only this part of
+// the ONNX checker is used: its whole-model checks are stricter than the models runtimes accept
+// (they require sorted node lists, shapes on every output, a named graph) and resolve external
+// data against the working folder. 1.12 knows the default domain up to opset 17; nodes of newer
+// opsets are left to mixq's own shape functions.
+class NodeVerifier {
+ public:
+  NodeVerifier(const ::onnx::ModelProto& mp, std::string name) : name_(std::move(name)) {
+    for (const auto& o : mp.opset_import()) {
+      if (o.domain().empty() || o.domain() == "ai.onnx") opset_ = o.version();
+    }
+    if (mp.opset_import_size() == 0) opset_ = 1;  // IR < 3: opset 1 implied
+  }
+
+  Status verify(const ::onnx::GraphProto& g) {
+    constexpr int64_t kSchemaMaxOpset = 17;
+    for (int i = 0; i < g.node_size(); ++i) {
+      const auto& node = g.node(i);
+      for (const auto& a : node.attribute()) {
+        if (a.has_g()) MIXQ_RETURN_IF_ERROR(verify(a.g()));
+        for (const auto& sub : a.graphs()) MIXQ_RETURN_IF_ERROR(verify(sub));
+      }
+      if (!(node.domain().empty() || node.domain() == "ai.onnx")) continue;
+      if (opset_ <= 0 || opset_ > kSchemaMaxOpset) continue;
+      const auto* schema =
+          ::onnx::OpSchemaRegistry::Schema(node.op_type(), static_cast<int>(opset_), "");
+      if (schema == nullptr) continue;  // not an op at this opset: reported as unsupported
+      try {
+        schema->Verify(node);
+      } catch (const std::exception& e) {
+        std::string what = e.what();
+        // The schema's own message starts with a context line; keep the first sentence.
+        if (auto nl = what.find('\n'); nl != std::string::npos) what.resize(nl);
+        const std::string label =
+            node.name().empty()
+                ? str_cat(node.op_type(), " (#", i,
+                          node.output_size() ? ", output '" + node.output(0) + "'" : "", ")")
+                : str_cat(node.op_type(), " '", node.name(), "' (#", i, ")");
+        return bad_input(name_, ": ", label, ": ", what, " (ONNX ", node.op_type(), "-",
+                         schema->SinceVersion(), " schema)");
+      }
+    }
+    return Status::ok_status();
+  }
+
+ private:
+  std::string name_;
+  int64_t opset_ = 0;
+};
+
 Expected<std::unique_ptr<ir::Model>> parse_bytes(const void* data, size_t size,
                                                  const std::filesystem::path& base_dir,
                                                  const std::string& name) {
@@ -46,6 +98,7 @@ Expected<std::unique_ptr<ir::Model>> parse_bytes(const void* data, size_t size,
                      ": not a valid ONNX model (protobuf parsing failed: truncated or "
                      "corrupt file?)");
   }
+  if (mp.has_graph()) MIXQ_RETURN_IF_ERROR(NodeVerifier(mp, name).verify(mp.graph()));
   return model_from_proto(mp, base_dir, name);
 }
 

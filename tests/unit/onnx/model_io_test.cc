@@ -89,7 +89,13 @@ TEST(ModelIo, RoundTripKeepsUninterpretedFields) {
   add_tensor_vi(g->mutable_value_info(), "y", 1, {"N", "4"})->set_doc_string("value info doc");
   auto* qa = g->add_quantization_annotation();
   qa->set_tensor_name("y");
-  auto* attr = g->mutable_node(0)->add_attribute();
+  // Attributes round-trip on a custom-domain op (an unknown attribute on an ONNX op is refused).
+  auto* custom = add_node(g, "Frob", {"y"}, {"z"}, "frob");
+  custom->set_domain("com.example");
+  auto* custom_set = m.add_opset_import();
+  custom_set->set_domain("com.example");
+  custom_set->set_version(1);
+  auto* attr = custom->add_attribute();
   attr->set_name("note");
   attr->set_type(::onnx::AttributeProto::STRING);
   attr->set_s("hello");
@@ -110,6 +116,7 @@ TEST(ModelIo, RoundTripKeepsUninterpretedFields) {
   EXPECT_EQ((*model)->producer_name, "unit-test");
   EXPECT_EQ((*model)->opset(""), 17);
   EXPECT_EQ((*model)->opset("com.microsoft"), 1);
+  EXPECT_EQ((*model)->opset("com.example"), 1);
   ASSERT_EQ((*model)->metadata_props.size(), 1u);
   EXPECT_EQ((*model)->local_functions, std::vector<std::string>{"local:MyFn"});
 
@@ -531,6 +538,40 @@ TEST(ModelIo, rejects_unknown_data_type) {
   auto model = load_proto(m, dir.path());
   ASSERT_FALSE(model.ok());
   expect_rejected(model.status(), StatusCode::kBadInput, {"'w'", "data_type 99"});
+}
+
+TEST(ModelIo, rejects_node_that_breaks_its_op_schema) {
+  TempDir dir;
+  {
+    ::onnx::ModelProto m = simple_model();
+    m.mutable_graph()->mutable_node(0)->mutable_input()->RemoveLast();  // Add with one input
+    auto model = load_proto(m, dir.path());
+    ASSERT_FALSE(model.ok());
+    expect_rejected(model.status(), StatusCode::kBadInput, {"model.onnx", "Add 'add0'", "input"});
+  }
+  {
+    ::onnx::ModelProto m = simple_model();
+    auto* a = m.mutable_graph()->mutable_node(0)->add_attribute();
+    a->set_name("alpha");
+    a->set_type(::onnx::AttributeProto::FLOAT);
+    a->set_f(1.0f);
+    auto model = load_proto(m, dir.path());
+    ASSERT_FALSE(model.ok());
+    expect_rejected(model.status(), StatusCode::kBadInput, {"Add 'add0'", "alpha"});
+  }
+  {
+    // Conv with strides given as floats instead of ints.
+    ::onnx::ModelProto m = simple_model();
+    auto* g = m.mutable_graph();
+    auto* conv = add_node(g, "Conv", {"x", "w"}, {"c"}, "conv_bad");
+    auto* a = conv->add_attribute();
+    a->set_name("strides");
+    a->set_type(::onnx::AttributeProto::FLOATS);
+    a->add_floats(1.0f);
+    auto model = load_proto(m, dir.path());
+    ASSERT_FALSE(model.ok());
+    expect_rejected(model.status(), StatusCode::kBadInput, {"Conv 'conv_bad'", "strides"});
+  }
 }
 
 TEST(ModelIo, rejects_model_without_graph) {
