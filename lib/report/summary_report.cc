@@ -144,8 +144,8 @@ std::string summary_to_text(const analysis::ModelSummary& s) {
     out << buf << value << "\n";
   };
   row("model", s.path + (s.file_bytes ? " (" + human_bytes(s.file_bytes) + ")" : ""));
-  const std::string producer =
-      s.producer_name.empty() ? "(not recorded)" : s.producer_name + " " + s.producer_version;
+  std::string producer = s.producer_name.empty() ? "(not recorded)" : s.producer_name;
+  if (!s.producer_version.empty()) producer += " " + s.producer_version;
   row("producer", producer);
   std::string opsets;
   for (const auto& o : s.opsets) {

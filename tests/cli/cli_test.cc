@@ -1,6 +1,7 @@
 // The mixq command line, run as a user would: help, version, usage errors and documented exit
 // codes for bad input, each error naming the file, node or tensor.
 #include <gtest/gtest.h>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "proto_fixtures.h"
@@ -98,6 +99,20 @@ TEST(Cli, InspectListsQuantizableLayersAndUnsupportedOps) {
   // y2's shape comes from inference; the unknown op's output keeps its declared (rankless) type.
   EXPECT_EQ(j["outputs"][1]["shape"], nlohmann::json({"N", 3}));
   EXPECT_TRUE(j["outputs"][2]["shape"].is_null());
+}
+
+TEST(Cli, InspectsAnOpset21ModelWithFp8AndInt4Tensors) {
+  auto js = run_mixq({"inspect", "--json", testing::fixture("opset21_fp8_int4.onnx").string()});
+  ASSERT_EQ(js.exit_code, 0) << js.err;
+  auto j = nlohmann::json::parse(js.out);
+  EXPECT_EQ(j["ir_version"], 10);
+  EXPECT_EQ(j["opsets"][0]["version"], 21);
+  EXPECT_TRUE(j["unsupported"].empty()) << j["unsupported"];
+  std::map<std::string, int64_t> bytes;
+  for (const auto& d : j["parameters"]["by_dtype"]) bytes[d["dtype"]] = d["bytes"];
+  EXPECT_EQ(bytes["float8e4m3fn"], 136);  // 8x16 weight + 8 zero points
+  EXPECT_EQ(bytes["int4"], 4);            // 8 packed zero points
+  EXPECT_EQ(j["outputs"][0]["shape"], nlohmann::json({4, 8}));
 }
 
 TEST(Cli, rejects_missing_model_with_exit_2) {

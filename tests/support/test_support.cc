@@ -10,6 +10,10 @@ namespace mixq::testing {
 
 std::filesystem::path testdata_dir() { return MIXQ_TESTDATA_DIR; }
 
+std::filesystem::path fixture(const std::string& name) {
+  return std::filesystem::path(MIXQ_SOURCE_DIR) / "tests" / "data" / name;
+}
+
 std::vector<std::filesystem::path> testdata_models() {
   std::vector<std::filesystem::path> out;
   for (const char* suite : {"node", "pytorch-converted", "pytorch-operator", "simple"}) {

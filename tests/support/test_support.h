@@ -11,6 +11,9 @@ namespace mixq::testing {
 // time).
 std::filesystem::path testdata_dir();
 
+// A fixture committed under tests/data (written by tests/data/make_fixtures.py).
+std::filesystem::path fixture(const std::string& name);
+
 // Every model.onnx under the test data suites (node, pytorch-converted, pytorch-operator,
 // simple), sorted by path.
 std::vector<std::filesystem::path> testdata_models();

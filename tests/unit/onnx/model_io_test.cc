@@ -9,6 +9,7 @@
 #include <cstring>
 #include <random>
 
+#include "mixq/ir/shape_inference.h"
 #include "mixq/onnx/model_io.h"
 #include "proto_fixtures.h"
 #include "test_support.h"
@@ -205,6 +206,31 @@ TEST(ModelIo, RoundTripKeepsTensorStorageFormsAndNewTypes) {
   auto bytes = onnx::serialize_model(**model);
   ASSERT_TRUE(bytes.ok()) << bytes.status().to_string();
   expect_equivalent(m, *bytes);
+}
+
+// A file written by the official onnx package (1.23): IR 10, opset 21, FP8 and INT4 tensors.
+TEST(ModelIo, ReadsAndRoundTripsAnOpset21ModelWithFp8AndInt4) {
+  const auto path = testing::fixture("opset21_fp8_int4.onnx");
+  ::onnx::ModelProto original;
+  ASSERT_TRUE(original.ParseFromString(testing::read_bytes(path)));
+  auto model = onnx::load_model(path);
+  ASSERT_TRUE(model.ok()) << model.status().to_string();
+  EXPECT_EQ((*model)->ir_version, 10);
+  EXPECT_EQ((*model)->opset(""), 21);
+  const ir::Tensor& w = *(*model)->graph().find_value("w_fp8")->initializer();
+  EXPECT_EQ(w.dtype(), DType::kFloat8E4M3FN);
+  EXPECT_EQ(w.dims(), (std::vector<int64_t>{8, 16}));
+  const ir::Tensor& zp = *(*model)->graph().find_value("a_zp")->initializer();
+  EXPECT_EQ(zp.dtype(), DType::kInt4);
+  EXPECT_EQ(zp.nbytes(), 4u);
+  auto types = ir::infer_shapes(**model);
+  ASSERT_TRUE(types.ok()) << types.status().to_string();
+  EXPECT_EQ(types->type_of((*model)->graph().find_value("x_q")).to_string(), "int4[4, 16]");
+  EXPECT_EQ(types->type_of((*model)->graph().find_value("w")).to_string(), "float32[8, 16]");
+  EXPECT_EQ(types->type_of((*model)->graph().outputs()[0]).to_string(), "float32[4, 8]");
+  auto bytes = onnx::serialize_model(**model);
+  ASSERT_TRUE(bytes.ok());
+  expect_equivalent(original, *bytes);
 }
 
 TEST(ModelIo, SubgraphsKeepOuterScopeReferences) {
