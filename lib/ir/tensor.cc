@@ -1,5 +1,6 @@
 #include "mixq/ir/tensor.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -8,21 +9,44 @@
 
 namespace mixq::ir {
 
-std::shared_ptr<Buffer> Buffer::allocate(size_t bytes) {
+namespace {
+std::atomic<int64_t> g_live_bytes{0};
+std::atomic<int64_t> g_peak_bytes{0};
+}  // namespace
+
+std::shared_ptr<Buffer> Buffer::make_owned(size_t bytes, bool zero) {
   // Round up so aligned_alloc's size is a multiple of the alignment; at least one line so that
   // data() is never null for an empty tensor.
   constexpr size_t kAlign = 64;
   const size_t padded = (bytes + kAlign - 1) / kAlign * kAlign + kAlign;
   void* p = std::aligned_alloc(kAlign, padded);
   if (p == nullptr) throw std::bad_alloc();
-  std::memset(p, 0, padded);
+  if (zero) std::memset(p, 0, padded);
+  const auto counted = static_cast<int64_t>(padded);
+  const int64_t live = g_live_bytes.fetch_add(counted) + counted;
+  int64_t peak = g_peak_bytes.load();
+  while (live > peak && !g_peak_bytes.compare_exchange_weak(peak, live)) {
+  }
   auto b = std::shared_ptr<Buffer>(new Buffer());
   b->data_ = static_cast<std::byte*>(p);
   b->size_ = bytes;
   b->writable_ = true;
-  b->owner_ = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+  b->owner_ = std::shared_ptr<void>(p, [counted](void* q) {
+    g_live_bytes.fetch_sub(counted);
+    std::free(q);
+  });
   return b;
 }
+
+std::shared_ptr<Buffer> Buffer::allocate(size_t bytes) { return make_owned(bytes, true); }
+
+std::shared_ptr<Buffer> Buffer::allocate_uninitialized(size_t bytes) {
+  return make_owned(bytes, false);
+}
+
+int64_t Buffer::live_bytes() { return g_live_bytes.load(); }
+int64_t Buffer::peak_bytes() { return g_peak_bytes.load(); }
+void Buffer::reset_peak_bytes() { g_peak_bytes.store(g_live_bytes.load()); }
 
 std::shared_ptr<Buffer> Buffer::view(const void* data, size_t bytes,
                                      std::shared_ptr<const void> owner) {
@@ -63,6 +87,12 @@ int64_t Tensor::numel() const {
 }
 
 Expected<Tensor> Tensor::zeros(DType dtype, const std::vector<int64_t>& dims) {
+  MIXQ_ASSIGN_OR_RETURN(Tensor t, uninitialized(dtype, dims));
+  if (t.buffer_) std::memset(const_cast<Buffer*>(t.buffer_.get())->mutable_data(), 0, t.nbytes());
+  return t;
+}
+
+Expected<Tensor> Tensor::uninitialized(DType dtype, const std::vector<int64_t>& dims) {
   auto n = checked_numel(dims);
   if (!n) return bad_input("tensor shape ", dims_to_string(dims), " is negative or overflows");
   Tensor t;
@@ -77,7 +107,7 @@ Expected<Tensor> Tensor::zeros(DType dtype, const std::vector<int64_t>& dims) {
     return bad_input("tensor of ", dtype_name(dtype), " ", dims_to_string(dims),
                      " has no storable size");
   }
-  t.buffer_ = Buffer::allocate(*bytes);
+  t.buffer_ = Buffer::allocate_uninitialized(*bytes);
   return t;
 }
 

@@ -22,6 +22,15 @@ class Buffer {
  public:
   // Zeroed, writable, 64-byte aligned storage of `bytes` bytes.
   static std::shared_ptr<Buffer> allocate(size_t bytes);
+  // The same without zeroing: for outputs a kernel writes in full.
+  static std::shared_ptr<Buffer> allocate_uninitialized(size_t bytes);
+
+  // Bytes currently held by allocate()/allocate_uninitialized() buffers in this process, and
+  // the most held at once since the last reset_peak_bytes(). Views (mmap, protobuf strings) are
+  // not counted: this is the memory mixq itself allocates.
+  static int64_t live_bytes();
+  static int64_t peak_bytes();
+  static void reset_peak_bytes();
   // A read-only view of memory kept alive by `owner` (an mmap, a protobuf string, ...).
   static std::shared_ptr<Buffer> view(const void* data, size_t bytes,
                                       std::shared_ptr<const void> owner);
@@ -36,6 +45,7 @@ class Buffer {
 
  private:
   Buffer() = default;
+  static std::shared_ptr<Buffer> make_owned(size_t bytes, bool zero);
   std::byte* data_ = nullptr;
   size_t size_ = 0;
   bool writable_ = false;
@@ -60,6 +70,8 @@ class Tensor {
 
   // Validating factory: zeroed storage for `dims`; refuses negative dims and sizes that overflow.
   static Expected<Tensor> zeros(DType dtype, const std::vector<int64_t>& dims);
+  // As zeros() without zeroing the bytes (strings are still empty strings).
+  static Expected<Tensor> uninitialized(DType dtype, const std::vector<int64_t>& dims);
   // Wraps existing bytes; refuses a buffer whose size does not match dtype x dims.
   static Expected<Tensor> from_buffer(DType dtype, std::vector<int64_t> dims,
                                       std::shared_ptr<const Buffer> buffer);

@@ -1,0 +1,64 @@
+#include "mixq/exec/kernel.h"
+
+namespace mixq::exec {
+
+KernelContext::KernelContext(const ir::Node& node, int64_t opset,
+                             std::vector<const ir::Tensor*> inputs,
+                             std::vector<ir::Tensor>& outputs, std::vector<ir::ValueType> inferred,
+                             ThreadPool& pool, SubgraphRunner subgraphs)
+    : node_(node),
+      opset_(opset),
+      inputs_(std::move(inputs)),
+      outputs_(outputs),
+      inferred_(std::move(inferred)),
+      pool_(pool),
+      subgraphs_(std::move(subgraphs)) {}
+
+const ir::ValueType& KernelContext::inferred_type(size_t i) const {
+  static const ir::ValueType unknown;
+  return i < inferred_.size() ? inferred_[i] : unknown;
+}
+
+Expected<ir::Tensor*> KernelContext::output(size_t i) {
+  const ir::ValueType& t = inferred_type(i);
+  std::optional<std::vector<int64_t>> dims;
+  if (t.is_tensor() && t.shape) dims = ir::shape_to_ints(*t.shape);
+  if (!dims || t.dtype == DType::kUndefined) {
+    return internal_error(node_.describe(), ": output ", i,
+                          " has no inferred type; the kernel must give its dtype and dims");
+  }
+  return output(i, t.dtype, *dims);
+}
+
+Expected<ir::Tensor*> KernelContext::output(size_t i, DType dtype,
+                                            const std::vector<int64_t>& dims) {
+  if (i >= outputs_.size()) {
+    return internal_error(node_.describe(), ": output ", i, " out of range");
+  }
+  auto t = ir::Tensor::uninitialized(dtype, dims);
+  if (!t.ok()) return t.status().with_context(node_.describe());
+  outputs_[i] = std::move(t).value();
+  return &outputs_[i];
+}
+
+void KernelContext::set_output(size_t i, ir::Tensor t) {
+  if (i < outputs_.size()) outputs_[i] = std::move(t);
+}
+
+Expected<std::vector<ir::Tensor>> KernelContext::run_subgraph(
+    const ir::Graph& g, std::vector<ir::Tensor> inputs) const {
+  if (!subgraphs_) return internal_error(node_.describe(), ": no subgraph runner");
+  return subgraphs_(g, std::move(inputs));
+}
+
+std::string TypeSet::to_string() const {
+  if (is_any()) return "any type";
+  std::string out;
+  for (int32_t i = 1; i < 32; ++i) {
+    const auto t = dtype_from_onnx(i);
+    if (t && contains(*t)) out += (out.empty() ? "" : ", ") + std::string(dtype_name(*t));
+  }
+  return out.empty() ? "no type" : out;
+}
+
+}  // namespace mixq::exec

@@ -1,0 +1,7 @@
+#include "mixq/exec/kernel_registry.h"
+
+namespace mixq::exec {
+
+void register_signal_kernels(std::vector<KernelDef>& /*out*/) {}
+
+}  // namespace mixq::exec

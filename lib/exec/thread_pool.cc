@@ -1,0 +1,93 @@
+#include "mixq/exec/thread_pool.h"
+
+#include <algorithm>
+
+namespace mixq::exec {
+
+ThreadPool::ThreadPool(int threads) {
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 1; i < threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  for (auto& w : workers_) w.join();
+}
+
+int64_t ThreadPool::grain_for(int64_t n, int64_t min_grain) {
+  // 64 chunks is enough to balance up to ~16 threads; fewer, larger chunks cost less to hand
+  // out. Fixed, so the split never depends on the machine or the pool size.
+  constexpr int64_t kTargetChunks = 64;
+  return std::max<int64_t>(min_grain, (n + kTargetChunks - 1) / kTargetChunks);
+}
+
+void ThreadPool::run_chunks(Job& job) {
+  for (;;) {
+    const int64_t k = job.next.fetch_add(1);
+    if (k >= job.chunks) return;
+    const int64_t begin = k * job.grain;
+    const int64_t end = std::min(job.n, begin + job.grain);
+    (*job.fn)(begin, end);
+    job.done.fetch_add(1);
+  }
+}
+
+void ThreadPool::worker_loop() {
+  uint64_t seen = 0;
+  for (;;) {
+    Job* job = nullptr;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      job = job_;
+      if (job == nullptr) continue;
+      ++job->active;
+    }
+    run_chunks(*job);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      --job->active;
+    }
+    finished_.notify_all();
+  }
+}
+
+void ThreadPool::parallel_for(int64_t n, int64_t grain,
+                              const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  grain = std::max<int64_t>(1, grain);
+  const int64_t chunks = (n + grain - 1) / grain;
+  bool expected = false;
+  if (chunks == 1 || workers_.empty() || !busy_.compare_exchange_strong(expected, true)) {
+    // One chunk, no workers, or a nested call: run inline, chunk by chunk, in order.
+    for (int64_t b = 0; b < n; b += grain) fn(b, std::min(n, b + grain));
+    return;
+  }
+  Job job;
+  job.fn = &fn;
+  job.n = n;
+  job.grain = grain;
+  job.chunks = chunks;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    job_ = &job;
+    ++generation_;
+  }
+  wake_.notify_all();
+  run_chunks(job);
+  {
+    // Every chunk is done and no worker still holds the job (it lives on this stack frame).
+    std::unique_lock<std::mutex> lock(mutex_);
+    finished_.wait(lock, [&] { return job.done.load() == job.chunks && job.active == 0; });
+    job_ = nullptr;
+  }
+  busy_.store(false);
+}
+
+}  // namespace mixq::exec

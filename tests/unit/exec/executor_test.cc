@@ -1,0 +1,195 @@
+// The CPU executor's machinery: kernel registry, thread pool determinism, liveness (tensors
+// freed after their last use), the observer, and refusals of bad feeds and unsupported ops.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "graph_builder.h"
+#include "kernel_runner.h"
+#include "mixq/exec/executor.h"
+#include "mixq/exec/kernel_registry.h"
+#include "mixq/exec/thread_pool.h"
+
+namespace mixq {
+namespace {
+
+using testing::GraphBuilder;
+
+Status dummy_kernel(exec::KernelContext&) { return Status::ok_status(); }
+
+TEST(KernelRegistry, IsConsistentAndRefusesOverlaps) {
+  EXPECT_EQ(exec::check_kernel_list(exec::cpu_kernels()), "");
+  std::vector<exec::KernelDef> defs = {
+      {"", "Foo", 1, 12, exec::TypeSet{DType::kFloat32}, 0, dummy_kernel},
+      {"", "Foo", 13, 21, exec::TypeSet{DType::kFloat32}, 0, dummy_kernel},
+      {"", "Foo", 7, 21, exec::TypeSet{DType::kInt64}, 0, dummy_kernel},
+  };
+  EXPECT_EQ(exec::check_kernel_list(defs), "");
+  defs.push_back(
+      {"", "Foo", 10, 14, exec::TypeSet{DType::kFloat32, DType::kFloat16}, 0, dummy_kernel});
+  const std::string conflict = exec::check_kernel_list(defs);
+  EXPECT_NE(conflict.find("overlap"), std::string::npos) << conflict;
+}
+
+TEST(KernelRegistry, MissNamesNodeOpsetDtypeAndWhatExists) {
+  GraphBuilder b(17);
+  auto* x = b.input("x", DType::kUint8, {4});
+  b.node("Exp", {x});
+  const ir::Node& n = *b.graph().nodes()[0];
+  const std::string msg = exec::describe_kernel_miss(n, 17, DType::kUint8);
+  EXPECT_NE(msg.find("Exp-17"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("uint8"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("Exp 'Exp_0'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("Exp-1..21 for float32"), std::string::npos) << msg;
+}
+
+TEST(ThreadPool, ChunksDoNotDependOnThreadCount) {
+  for (int threads : {1, 2, 3, 8}) {
+    exec::ThreadPool pool(threads);
+    std::vector<std::pair<int64_t, int64_t>> chunks(100, {-1, -1});
+    pool.parallel_for(1000, 10, [&](int64_t b, int64_t e) { chunks[b / 10] = {b, e}; });
+    for (int64_t k = 0; k < 100; ++k) {
+      EXPECT_EQ(chunks[k].first, k * 10);
+      EXPECT_EQ(chunks[k].second, k * 10 + 10);
+    }
+    std::atomic<int64_t> sum{0};
+    pool.parallel_for(100000, 7, [&](int64_t b, int64_t e) {
+      int64_t s = 0;
+      for (int64_t i = b; i < e; ++i) s += i;
+      sum += s;
+    });
+    EXPECT_EQ(sum.load(), 4999950000);
+  }
+}
+
+TEST(Executor, MatMulMatchesFloat64AndIsBitIdenticalAcrossThreadCounts) {
+  const ir::Tensor a = testing::random_floats({3, 70, 96}, 1);
+  const ir::Tensor b = testing::random_floats({96, 130}, 2);
+  std::vector<std::string> bits;
+  for (int threads : {1, 2, 3, 8}) {
+    testing::NodeSpec spec;
+    spec.threads = threads;
+    auto out = testing::run_node("MatMul", {a, b}, spec);
+    ASSERT_TRUE(out.ok()) << out.status().to_string();
+    const ir::Tensor& y = (*out)[0];
+    ASSERT_EQ(y.dims(), (std::vector<int64_t>{3, 70, 130}));
+    bits.emplace_back(reinterpret_cast<const char*>(y.raw_data()), y.nbytes());
+    if (threads == 1) {
+      const auto av = testing::to_doubles(a);
+      const auto bv = testing::to_doubles(b);
+      std::vector<double> want(static_cast<size_t>(y.numel())), mag(want.size());
+      for (int64_t s = 0; s < 3; ++s) {
+        for (int64_t i = 0; i < 70; ++i) {
+          for (int64_t j = 0; j < 130; ++j) {
+            double acc = 0, abs_acc = 0;
+            for (int64_t k = 0; k < 96; ++k) {
+              const double t = av[(s * 70 + i) * 96 + k] * bv[k * 130 + j];
+              acc += t;
+              abs_acc += std::fabs(t);
+            }
+            want[static_cast<size_t>((s * 70 + i) * 130 + j)] = acc;
+            mag[static_cast<size_t>((s * 70 + i) * 130 + j)] = abs_acc;
+          }
+        }
+      }
+      EXPECT_EQ(testing::compare_to_reference(y, want, &mag), "");
+    }
+  }
+  for (size_t i = 1; i < bits.size(); ++i) EXPECT_TRUE(bits[i] == bits[0]) << "threads differ";
+}
+
+// x -> Relu -> Exp -> ... (10 nodes) on 4 MiB tensors: freeing after last use keeps at most a
+// couple alive at once.
+TEST(Executor, FreesIntermediatesAfterTheirLastUse) {
+  GraphBuilder b(17);
+  ir::Value* v = b.input("x", DType::kFloat32, {1 << 20});
+  for (int i = 0; i < 10; ++i) v = b.node(i % 2 ? "Exp" : "Relu", {v})[0];
+  b.output(v);
+  auto ex = exec::Executor::create(b.model());
+  ASSERT_TRUE(ex.ok()) << ex.status().to_string();
+  const ir::Tensor x = testing::random_floats({1 << 20}, 3);
+  auto out = (*ex)->run({{"x", x}});
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  const int64_t tensor_bytes = 4 << 20;
+  const int64_t peak = (*ex)->last_run_stats().peak_bytes;
+  EXPECT_GE(peak, tensor_bytes);
+  EXPECT_LE(peak, 3 * tensor_bytes) << "intermediates were not freed";
+  EXPECT_EQ((*ex)->last_run_stats().nodes_run, 10);
+}
+
+TEST(Executor, ObserverSeesEveryNodeOutputInOrder) {
+  struct Recorder : exec::Observer {
+    std::vector<std::string> names;
+    std::vector<float> first;
+    void on_output(const ir::Node& node, const ir::Value& value, const ir::Tensor& t) override {
+      names.push_back(node.name() + ":" + value.name());
+      first.push_back(t.data<float>()[0]);
+    }
+  } rec;
+  GraphBuilder b(17);
+  auto* x = b.input("x", DType::kFloat32, {2});
+  auto* y = b.node("Neg", {x})[0];
+  auto* z = b.node("Add", {y, x})[0];
+  auto* w = b.node("Exp", {z})[0];
+  b.output(w);
+  auto ex = exec::Executor::create(b.model());
+  ASSERT_TRUE(ex.ok());
+  auto out = (*ex)->run({{"x", ir::Tensor::from_floats({2}, {3.0f, 1.0f})}}, &rec);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(rec.names,
+            (std::vector<std::string>{"Neg_0:Neg_0_out0", "Add_1:Add_1_out0", "Exp_2:Exp_2_out0"}));
+  EXPECT_EQ(rec.first, (std::vector<float>{-3.0f, 0.0f, 1.0f}));
+}
+
+TEST(Executor, rejects_bad_feeds_naming_the_input) {
+  GraphBuilder b(17);
+  auto* x = b.input("x", DType::kFloat32, {"N", 3});
+  auto* y = b.input("y", DType::kFloat32, {"N", 3});
+  b.output(b.node("Add", {x, y})[0]);
+  auto ex = exec::Executor::create(b.model());
+  ASSERT_TRUE(ex.ok());
+  const ir::Tensor good = testing::random_floats({2, 3}, 1);
+  auto expect_bad = [&](const exec::NamedTensors& feeds, std::vector<std::string> needles) {
+    auto out = (*ex)->run(feeds);
+    ASSERT_FALSE(out.ok());
+    EXPECT_EQ(out.status().code(), StatusCode::kBadInput);
+    for (const auto& n : needles) {
+      EXPECT_NE(out.status().message().find(n), std::string::npos) << out.status().message();
+    }
+  };
+  expect_bad({{"x", good}}, {"input 'y'", "missing"});
+  expect_bad({{"x", good}, {"y", good}, {"z", good}}, {"no input 'z'"});
+  expect_bad({{"x", good}, {"y", ir::Tensor::from_int64s({2, 3}, {1, 2, 3, 4, 5, 6})}},
+             {"input 'y'", "int64", "float32[N, 3]"});
+  expect_bad({{"x", good}, {"y", testing::random_floats({2, 4}, 2)}},
+             {"input 'y'", "[2, 4]", "float32[N, 3]"});
+  expect_bad({{"x", good}, {"y", testing::random_floats({5, 3}, 2)}}, {"N = 5", "N = 2"});
+  EXPECT_TRUE((*ex)->run({{"x", good}, {"y", good}}).ok());
+}
+
+TEST(Executor, rejects_model_with_ops_it_cannot_run) {
+  GraphBuilder b(17);
+  auto* x = b.input("x", DType::kFloat32, {2});
+  b.output(b.node("FancyOp", {x}, 1, nullptr, "com.example")[0]);
+  b.model().opset_imports.push_back({"com.example", 1});
+  auto ex = exec::Executor::create(b.model());
+  ASSERT_FALSE(ex.ok());
+  EXPECT_EQ(ex.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(ex.status().message().find("FancyOp 'FancyOp_0'"), std::string::npos)
+      << ex.status().message();
+}
+
+TEST(Executor, ViewOpsShareTheInputBuffer) {
+  const ir::Tensor x = testing::random_floats({2, 3, 4}, 5);
+  testing::NodeSpec spec;
+  spec.constant_inputs = {1};
+  auto out = testing::run_node("Reshape", {x, ir::Tensor::from_int64s({2}, {6, -1})}, spec);
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  EXPECT_EQ((*out)[0].dims(), (std::vector<int64_t>{6, 4}));
+  EXPECT_EQ((*out)[0].raw_data(), x.raw_data()) << "Reshape copied its input";
+}
+
+}  // namespace
+}  // namespace mixq
