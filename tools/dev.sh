@@ -16,7 +16,7 @@ JOBS=$(nproc)
 # The product's dependencies are Debian packages only; the CUDA Toolkit at /usr/local/cuda is
 # used when present (configure with -DMIXQ_CUDA=OFF to ignore it).
 APT_PACKAGES=(
-  cmake g++ ninja-build git clang-format
+  cmake g++ ninja-build git clang-format python3 python3-venv
   libonnx-dev libprotobuf-dev protobuf-compiler libeigen3-dev libcli11-dev libgtest-dev
   nlohmann-json3-dev zlib1g-dev libonnx-testdata
 )
@@ -38,8 +38,25 @@ install_deps() {
   fi
 }
 
+# The test suite's Python packages (ONNX Runtime as the oracle), pinned, in .venv.
+setup_venv() {
+  local venv="$ROOT/.venv" req="$ROOT/tests/requirements.txt"
+  if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+  fi
+  # Reinstall only when the requirements changed.
+  local stamp="$venv/.requirements.sha256"
+  local want
+  want=$(sha256sum "$req" | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$req"
+    echo "$want" > "$stamp"
+  fi
+}
+
 build() {
-  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMIXQ_WERROR=ON
+  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMIXQ_WERROR=ON \
+    -DMIXQ_PYTHON="$ROOT/.venv/bin/python"
   cmake --build "$BUILD" -j "$JOBS"
 }
 
@@ -51,6 +68,7 @@ case "${1:-}" in
     ;;
   test)
     install_deps
+    setup_venv
     build
     ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS"
     ;;

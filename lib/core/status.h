@@ -6,11 +6,11 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
-#include <variant>
 
 namespace mixq {
 
@@ -84,33 +84,36 @@ Status internal_error(const Args&... args) {
 }
 
 // A value or the Status that explains why there is none.
+// (An optional plus a Status rather than a std::variant: GCC 12 reports false
+// maybe-uninitialized warnings on std::string values moved out of variants.)
 template <typename T>
 class [[nodiscard]] Expected {
  public:
-  Expected(T value) : state_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
-  Expected(Status status) : state_(std::move(status)) {  // NOLINT(google-explicit-constructor)
-    if (std::get<Status>(state_).ok()) {
-      state_ = Status(StatusCode::kInternal, "Expected<T> constructed from an ok Status");
+  Expected(T value) : value_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
+  Expected(Status status) : status_(std::move(status)) {  // NOLINT(google-explicit-constructor)
+    if (status_.ok()) {
+      status_ = Status(StatusCode::kInternal, "Expected<T> constructed from an ok Status");
     }
   }
 
-  bool ok() const { return std::holds_alternative<T>(state_); }
+  bool ok() const { return value_.has_value(); }
   explicit operator bool() const { return ok(); }
 
   // The error; an ok Status when a value is held.
-  Status status() const { return ok() ? Status() : std::get<Status>(state_); }
+  const Status& status() const { return status_; }
 
-  T& value() & { return std::get<T>(state_); }
-  const T& value() const& { return std::get<T>(state_); }
-  T&& value() && { return std::get<T>(std::move(state_)); }
+  T& value() & { return *value_; }
+  const T& value() const& { return *value_; }
+  T&& value() && { return std::move(*value_); }
 
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
+  T* operator->() { return &*value_; }
+  const T* operator->() const { return &*value_; }
 
  private:
-  std::variant<T, Status> state_;
+  std::optional<T> value_;
+  Status status_;
 };
 
 }  // namespace mixq

@@ -44,3 +44,25 @@ model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 21)], ir
 onnx.checker.check_model(model, full_check=True)
 onnx.save(model, here / "opset21_fp8_int4.onnx")
 print("wrote", here / "opset21_fp8_int4.onnx")
+
+# --- Data files written by NumPy (numpy==2.4.6), read by mixq's data layer -------------------
+# arrays.npz (savez) and arrays_compressed.npz (savez_compressed) hold the same arrays:
+#   x   float32 [6, 3]  = arange(18) / 4
+#   ids int64   [6, 4]  = arange(24) * 1000003
+#   m   bool    [6]     = [True, False] * 3
+#   h   float16 [2, 2]  = [[1, -2], [0.5, 65504]]
+# npy_folder/ holds x.npy and ids.npy.
+data = {
+    "x": (np.arange(18, dtype=np.float32) / 4).reshape(6, 3),
+    "ids": (np.arange(24, dtype=np.int64) * 1000003).reshape(6, 4),
+    "m": np.array([True, False] * 3),
+    "h": np.array([[1, -2], [0.5, 65504]], dtype=np.float16),
+}
+np.savez(here / "arrays.npz", **data)
+np.savez_compressed(here / "arrays_compressed.npz", **data)
+(here / "npy_folder").mkdir(exist_ok=True)
+np.save(here / "npy_folder" / "x.npy", data["x"])
+np.save(here / "npy_folder" / "ids.npy", data["ids"])
+np.save(here / "fortran.npy", np.asfortranarray(np.ones((2, 3), np.float32)))
+np.save(here / "bigendian.npy", np.ones(3, dtype=">f4"))
+print("wrote the data fixtures")

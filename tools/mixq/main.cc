@@ -26,6 +26,8 @@ int main(int argc, char** argv) {
 
   std::vector<cli::Command> commands;
   commands.push_back(cli::add_inspect_command(app));
+  commands.push_back(cli::add_run_command(app));
+  commands.push_back(cli::add_bench_command(app));
 
   try {
     app.parse(argc, argv);
