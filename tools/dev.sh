@@ -3,6 +3,7 @@
 #
 #   tools/dev.sh demo    install, build, run mixq on the bundled sample
 #   tools/dev.sh test    install, build (warnings as errors), run the whole test suite
+#   tools/dev.sh bench   install, build, and time mixq against ONNX Runtime (docs/benchmarks.md)
 #   tools/dev.sh build   install and build only
 #
 # Safe to run again: installed packages and an up-to-date build are reused. Runs apt-get as root
@@ -72,12 +73,26 @@ case "${1:-}" in
     build
     ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS"
     ;;
+  bench)
+    install_deps
+    # The benchmark models are exported with Debian's PyTorch (CPU) by the system Python.
+    APT_PACKAGES=(python3-torch)
+    install_deps
+    setup_venv
+    build
+    models="$BUILD/bench/models"
+    if [ ! -f "$models/gpt.onnx" ] || [ ! -f "$models/resnet.onnx" ]; then
+      /usr/bin/python3 "$ROOT/tools/bench/make_models.py" "$models"
+    fi
+    "$ROOT/.venv/bin/python" "$ROOT/tools/bench/run.py" --mixq "$BUILD/tools/mixq" \
+      --models "$models" --threads "${MIXQ_BENCH_THREADS:-$JOBS}" --out "$BUILD/bench/results.json"
+    ;;
   build)
     install_deps
     build
     ;;
   *)
-    echo "usage: tools/dev.sh demo|test|build" >&2
+    echo "usage: tools/dev.sh demo|test|bench|build" >&2
     exit 1
     ;;
 esac

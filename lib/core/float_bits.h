@@ -1,8 +1,9 @@
 // Scalar conversions between float32 and the 16-bit and 8-bit float formats.
 //
 // Decoding is exact. Encoding float32 -> float16 / bfloat16 rounds to nearest even, keeps NaN
-// (quiet) and -0, and overflows to +-Inf, as IEEE 754 and the ONNX Cast spec require.
-// The FP8 encoders with the ONNX `saturate` rules live with the number-format codecs.
+// (quiet) and -0, and overflows to +-Inf, as IEEE 754 and the ONNX Cast spec require; float64
+// sources are rounded once, through float_round_to_odd. The FP8 and 4-bit encoders with the ONNX
+// `saturate` rules are in float8.h.
 #pragma once
 
 #include <bit>
@@ -51,6 +52,20 @@ inline uint16_t float_to_float16(float f) {
   return static_cast<uint16_t>(sign | static_cast<uint16_t>(m >> 13));
 }
 
+// float64 -> float32 rounded to odd: the float next to d toward zero, with its last significand
+// bit set when the conversion is inexact. Rounding that float once more, to nearest even, into a
+// format with at least two fewer significand bits (float16, bfloat16, FP8) gives the correctly
+// rounded value of d itself: no double-rounding error. NaN stays NaN; +-Inf stay; finite values
+// never become Inf (they stop at +-FLT_MAX, which every narrower format then treats as overflow).
+inline float float_round_to_odd(double d) {
+  const float f = static_cast<float>(d);
+  if (static_cast<double>(f) == d || std::isnan(d)) return f;
+  uint32_t bits = std::bit_cast<uint32_t>(f);
+  // Rounded away from zero (including to Inf): step one ulp back toward zero.
+  if (std::fabs(static_cast<double>(f)) > std::fabs(d)) bits -= 1u;
+  return std::bit_cast<float>(bits | 1u);
+}
+
 inline float bfloat16_to_float(uint16_t b) {
   return std::bit_cast<float>(static_cast<uint32_t>(b) << 16);
 }
@@ -63,6 +78,10 @@ inline uint16_t float_to_bfloat16(float f) {
   x += 0x7fffu + lsb;
   return static_cast<uint16_t>(x >> 16);
 }
+
+// float64 -> float16 / bfloat16, rounded once (nearest even) from the float64 value.
+inline uint16_t double_to_float16(double d) { return float_to_float16(float_round_to_odd(d)); }
+inline uint16_t double_to_bfloat16(double d) { return float_to_bfloat16(float_round_to_odd(d)); }
 
 // FP8 decoders. E4M3FN: bias 7, no Inf, NaN = S.1111.111. E4M3FNUZ: bias 8, NaN = 0x80 only,
 // no -0. E5M2: bias 15, IEEE-like Inf/NaN. E5M2FNUZ: bias 16, NaN = 0x80 only.

@@ -197,9 +197,10 @@ Status infer_gather(InferContext& ctx) {
   out.insert(out.end(), data->begin() + axis + 1, data->end());
   ctx.set_output(0, dtype, std::move(out));
   // Gather of tracked values by known indices: picking dims out of a Shape.
+  // (The indices are read only then: at run time they may be a large tensor.)
   const auto* values = ctx.input_data(0);
-  const auto idx = ctx.input_ints(1);
-  if (values && idx && rank == 1 && indices->size() <= 1) {
+  const auto idx = values && rank == 1 && indices->size() <= 1 ? ctx.input_ints(1) : std::nullopt;
+  if (idx) {
     std::vector<Dim> picked;
     const auto n = static_cast<int64_t>(values->size());
     for (int64_t i : *idx) {

@@ -288,14 +288,49 @@ Status same_shape_min_rank(InferContext& ctx, size_t min_rank) {
 
 Status infer_trilu(InferContext& ctx) { return same_shape_min_rank(ctx, 2); }
 
+// Non-zero elements of a numeric tensor. Runs on every NonZero at execution time, so the common
+// types are read directly rather than through element_as_double.
+int64_t count_nonzero(const Tensor& t) {
+  const int64_t n = t.numel();
+  const auto count_bits = [&](auto tag, auto mask) {
+    using T = decltype(tag);
+    const T* p = t.data<T>();
+    int64_t c = 0;
+    for (int64_t k = 0; k < n; ++k) c += (p[k] & mask) != 0 ? 1 : 0;
+    return c;
+  };
+  switch (t.dtype()) {
+    case DType::kFloat32:  // +-0 is zero: ignore the sign bit
+      return count_bits(uint32_t{}, uint32_t{0x7fffffffu});
+    case DType::kFloat64:
+      return count_bits(uint64_t{}, uint64_t{0x7fffffffffffffffull});
+    case DType::kFloat16:
+    case DType::kBFloat16:
+      return count_bits(uint16_t{}, uint16_t{0x7fff});
+    case DType::kInt64:
+    case DType::kUint64:
+      return count_bits(uint64_t{}, ~uint64_t{0});
+    case DType::kInt32:
+    case DType::kUint32:
+      return count_bits(uint32_t{}, ~uint32_t{0});
+    case DType::kInt8:
+    case DType::kUint8:
+    case DType::kBool:
+      return count_bits(uint8_t{}, uint8_t{0xff});
+    default: {
+      int64_t c = 0;
+      for (int64_t k = 0; k < n; ++k) c += t.element_as_double(k) != 0.0 ? 1 : 0;
+      return c;
+    }
+  }
+}
+
 // NonZero: [rank, number of non-zeros]; the count is known only for a constant input.
 Status infer_nonzero(InferContext& ctx) {
   const Shape* in = ctx.input_shape(0);
   Dim count;
   if (const Tensor* c = ctx.input_constant(0); c && c->dtype() != DType::kString) {
-    int64_t n = 0;
-    for (int64_t k = 0; k < c->numel(); ++k) n += c->element_as_double(k) != 0.0 ? 1 : 0;
-    count = Dim::known(n);
+    count = Dim::known(count_nonzero(*c));
   }
   // For a scalar, ONNX's own inference says 0 rows while runtimes (NumPy, ONNX Runtime) treat
   // it as 1-D and return 1: leave that dim open rather than pick one.

@@ -21,6 +21,9 @@ std::vector<OpSchema> build_registry() {
   register_tensor_schemas(all);
   register_quant_schemas(all);
   register_control_schemas(all);
+  register_rnn_schemas(all);
+  register_loss_schemas(all);
+  register_signal_schemas(all);
   auto key = [](const OpSchema& s) {
     return std::make_tuple(s.domain, s.op_type, s.since_version);
   };

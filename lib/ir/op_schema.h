@@ -46,5 +46,8 @@ void register_shape_ops_schemas(std::vector<OpSchema>& out);
 void register_tensor_schemas(std::vector<OpSchema>& out);
 void register_quant_schemas(std::vector<OpSchema>& out);
 void register_control_schemas(std::vector<OpSchema>& out);
+void register_rnn_schemas(std::vector<OpSchema>& out);
+void register_loss_schemas(std::vector<OpSchema>& out);
+void register_signal_schemas(std::vector<OpSchema>& out);
 
 }  // namespace mixq::ir

@@ -4,7 +4,7 @@
 
 #include "command.h"
 #include "mixq/analysis/model_summary.h"
-#include "mixq/ir/op_schema.h"
+#include "mixq/exec/kernel_registry.h"
 #include "mixq/onnx/model_io.h"
 #include "mixq/report/summary_report.h"
 
@@ -26,8 +26,9 @@ Command add_inspect_command(CLI::App& root) {
   return Command{app, [opts]() -> Status {
                    MIXQ_ASSIGN_OR_RETURN(auto model, onnx::load_model(opts->model));
                    analysis::SummaryOptions so;
+                   // Unsupported: ops the CPU executor has no kernel for.
                    so.is_supported = [](const ir::Node& n, int64_t opset) {
-                     return ir::find_op_schema(n.domain(), n.op_type(), opset) != nullptr;
+                     return exec::has_kernel(n.domain(), n.op_type(), opset);
                    };
                    MIXQ_ASSIGN_OR_RETURN(auto summary, analysis::summarize_model(*model, so));
                    if (opts->json) {

@@ -177,7 +177,10 @@ void map_elements(ThreadPool& pool, const ir::Tensor& in, ir::Tensor& out, F&& f
   D* y = out.mutable_data<D>();
   const int64_t n = in.numel();
   pool.parallel_for(n, ThreadPool::grain_for(n, 16384), [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) y[i] = store<D>(f(load(x[i])));
+    // A local copy: through the reference, the functor's parameters would be re-read from
+    // memory on every element (the output pointer may alias them).
+    const auto fn = f;
+    for (int64_t i = b; i < e; ++i) y[i] = store<D>(fn(load(x[i])));
   });
 }
 

@@ -2,10 +2,14 @@
 // ONNX Operators.md: Relu-1/6/13/14, Neg-1/6/13, Abs-1/6/13, Exp, Log, Sqrt, Reciprocal,
 // Sigmoid, Tanh (-1/6/13), Erf-9/13, Floor, Ceil (-1/6/13), Round-11 (half to even), Sign-9/13,
 // Sin/Cos/Tan/Asin/Acos/Atan-7, Sinh/Cosh/Asinh/Acosh/Atanh-9, Softsign-1, Softplus-1.
+// Neg/Abs/Sign take integers (Relu signed integers from 14); integer negation wraps. Exp, Log,
+// Sigmoid, Tanh and Erf run on Eigen packets for float32.
 #include <cmath>
 
 #include "kernels/common.h"
+#include "kernels/math/math_common.h"
 #include "kernels/math/math_kernels.h"
+#include "kernels/math/vectorized.h"
 
 namespace mixq::exec {
 namespace {
@@ -18,8 +22,11 @@ Status unary(KernelContext& ctx) {
     using S = decltype(tag);
     if constexpr (std::is_same_v<S, bool>) {
       return ctx.fail("bool input is not supported");
+    } else if constexpr (std::is_same_v<S, float> && HasFloatArrayPath<F>) {
+      map_float_arrays(ctx.pool(), x, *y, F{});
+      return Status::ok_status();
     } else {
-      map_elements<S, S>(ctx.pool(), x, *y, F{});
+      map_values<S, S>(ctx.pool(), x, *y, F{});
       return Status::ok_status();
     }
   });
@@ -32,19 +39,27 @@ struct Relu {
     return v > C(0) ? v : C(0);
   }
 };
+// Integer negation wraps (-INT_MIN is INT_MIN), as numpy and ONNX Runtime give.
 struct Neg {
   template <typename C>
   C operator()(C v) const {
-    return static_cast<C>(-v);
+    if constexpr (std::is_floating_point_v<C>) {
+      return -v;
+    } else {
+      return wrap_neg(v);
+    }
   }
 };
 struct Abs {
   template <typename C>
   C operator()(C v) const {
-    if constexpr (std::is_unsigned_v<C>)
+    if constexpr (std::is_floating_point_v<C>) {
+      return std::fabs(v);
+    } else if constexpr (std::is_unsigned_v<C>) {
       return v;
-    else
-      return v < C(0) ? static_cast<C>(-v) : v;
+    } else {
+      return v < C(0) ? wrap_neg(v) : v;
+    }
   }
 };
 struct Sign {
@@ -64,14 +79,25 @@ struct Sign {
       return static_cast<C>(expr);   \
     }                                \
   };
-MIXQ_FLOAT_UNARY(Exp, std::exp(v))
-MIXQ_FLOAT_UNARY(Log, std::log(v))
+// The same with an Eigen array path for float32 (`x` in, `y` out).
+#define MIXQ_FLOAT_UNARY_VEC(Name, expr, array_expr)                          \
+  struct Name {                                                               \
+    template <typename C>                                                     \
+    C operator()(C v) const {                                                 \
+      return static_cast<C>(expr);                                            \
+    }                                                                         \
+    void array(const FloatArrayIn& x, FloatArrayOut& y) const { array_expr; } \
+  };
+MIXQ_FLOAT_UNARY_VEC(Exp, std::exp(v), exp_array(x, y))
+MIXQ_FLOAT_UNARY_VEC(Log, std::log(v), y = x.log())
+// Not Eigen's sqrt: under EIGEN_FAST_MATH it is rsqrt-based, not correctly rounded, and NaN at inf.
 MIXQ_FLOAT_UNARY(Sqrt, std::sqrt(v))
 MIXQ_FLOAT_UNARY(Reciprocal, C(1) / v)
-MIXQ_FLOAT_UNARY(Sigmoid,
-                 v >= C(0) ? C(1) / (C(1) + std::exp(-v)) : std::exp(v) / (C(1) + std::exp(v)))
-MIXQ_FLOAT_UNARY(Tanh, std::tanh(v))
-MIXQ_FLOAT_UNARY(Erf, std::erf(v))
+MIXQ_FLOAT_UNARY_VEC(Sigmoid,
+                     v >= C(0) ? C(1) / (C(1) + std::exp(-v)) : std::exp(v) / (C(1) + std::exp(v)),
+                     sigmoid_array(x, y))
+MIXQ_FLOAT_UNARY_VEC(Tanh, std::tanh(v), y = x.tanh())
+MIXQ_FLOAT_UNARY_VEC(Erf, std::erf(v), y = x.erf())
 MIXQ_FLOAT_UNARY(Floor, std::floor(v))
 MIXQ_FLOAT_UNARY(Ceil, std::ceil(v))
 MIXQ_FLOAT_UNARY(Round, std::nearbyint(v))
@@ -90,6 +116,7 @@ MIXQ_FLOAT_UNARY(Softsign, v / (C(1) + std::fabs(v)))
 // log(1 + e^x) without overflow for large x.
 MIXQ_FLOAT_UNARY(Softplus, v > C(0) ? v + std::log1p(std::exp(-v)) : std::log1p(std::exp(v)))
 #undef MIXQ_FLOAT_UNARY
+#undef MIXQ_FLOAT_UNARY_VEC
 
 }  // namespace
 

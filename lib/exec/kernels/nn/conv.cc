@@ -1,0 +1,336 @@
+// ONNX Conv-1/11: Y[n, m, o...] = B[m] + sum over the channels c of m's group and the kernel
+// offsets k... of X[n, c, o * stride - pad_begin + k * dilation] * W[m, c, k...], zero outside
+// the input; group, strides, dilations, pads, auto_pad NOTSET/SAME_UPPER/SAME_LOWER/VALID, any
+// number of spatial axes, optional bias. float16/bfloat16 are computed in float32.
+//
+// Three paths:
+//  - pointwise (every kernel dim 1, stride 1, no pads): each group's output is W_g [Mg, Cg] times
+//    the input itself [Cg, P], one GEMM with no copy;
+//  - depthwise (one input channel per group, e.g. group == C == M): a direct kernel. As a GEMM
+//    it would multiply a [Mg, kernel size] matrix by a [kernel size, P] im2col buffer with Mg
+//    usually 1: a matrix-vector product that pays for the im2col copy and gains nothing from
+//    GEMM blocking. The direct loop instead streams each output row once per kernel offset,
+//    contiguous (and vectorized) when the stride is 1;
+//  - general: im2col of a block of output positions into a per-chunk buffer, then Eigen GEMM.
+// Work is split into items (batch x group x block of output positions), each computing whole
+// output elements, with block sizes that depend only on the shapes: results are bit-identical
+// for any thread count.
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/gemm.h"
+#include "kernels/nn/nn_kernels.h"
+#include "kernels/nn/nn_util.h"
+
+namespace mixq::exec {
+namespace {
+
+using nn::Window;
+
+// Everything a conv item needs, in compute type T.
+template <typename T>
+struct ConvProblem {
+  int64_t N = 0, C = 0, M = 0, G = 1, Cg = 0, Mg = 0;
+  int64_t ksize = 1;  // product of the kernel dims
+  int64_t K = 0;      // Cg * ksize: GEMM depth
+  int64_t P = 1;      // output positions per channel
+  int64_t I = 1;      // input positions per channel
+  Window w;
+  std::vector<int64_t> in_strides;  // element strides of the input spatial axes
+  const T* x = nullptr;
+  const T* wt = nullptr;
+  const T* bias = nullptr;
+  T* y = nullptr;
+};
+
+// Valid output range [lo, hi) along the last spatial axis for input offset `off`
+// (input index = o * s + off) within an input of length `in`.
+inline void valid_range(int64_t off, int64_t s, int64_t in, int64_t& lo, int64_t& hi) {
+  lo = off >= 0 ? 0 : (-off + s - 1) / s;
+  hi = in - off <= 0 ? 0 : (in - off + s - 1) / s;
+}
+
+// A run of output positions along the last spatial axis: outer output coordinates (all but the
+// last axis), the range [a, b) on the last axis, and the flat position of `a`.
+struct Line {
+  int64_t outer[8];
+  int64_t a, b, p;
+};
+
+// The lines that cover flat output positions [p0, p1).
+std::vector<Line> lines_of(const Window& w, int64_t p0, int64_t p1) {
+  std::vector<Line> lines;
+  const size_t n = w.n;
+  const int64_t last = w.out[n - 1];
+  int64_t p = p0;
+  while (p < p1) {
+    Line l{};
+    int64_t q = p / last;
+    l.a = p % last;
+    l.b = std::min(last, l.a + (p1 - p));
+    l.p = p;
+    for (size_t d = n - 1; d-- > 0;) {
+      l.outer[d] = q % w.out[d];
+      q /= w.out[d];
+    }
+    lines.push_back(l);
+    p += l.b - l.a;
+  }
+  return lines;
+}
+
+// Kernel offsets of flat kernel index `kidx` (row-major over the kernel dims).
+inline void kernel_coords(const Window& w, int64_t kidx, int64_t* k) {
+  for (size_t d = w.n; d-- > 0;) {
+    k[d] = kidx % w.kernel[d];
+    kidx /= w.kernel[d];
+  }
+}
+
+// Input offset (within one channel) of the outer axes of `line` at kernel offsets `k`, or -1
+// when an outer coordinate falls in the padding.
+inline int64_t outer_offset(const Window& w, const std::vector<int64_t>& in_strides,
+                            const Line& line, const int64_t* k) {
+  int64_t off = 0;
+  for (size_t d = 0; d + 1 < w.n; ++d) {
+    const int64_t i = line.outer[d] * w.strides[d] - w.pad_begin[d] + k[d] * w.dilations[d];
+    if (i < 0 || i >= w.in[d]) return -1;
+    off += i * in_strides[d];
+  }
+  return off;
+}
+
+// im2col: col[r, j] for kernel rows r = (c, k...) of group channels starting at `xc` and the
+// output positions of `lines` (j = position - p0).
+template <typename T>
+void im2col(const ConvProblem<T>& pb, const T* xc, const std::vector<Line>& lines, int64_t p0,
+            int64_t width, T* col) {
+  const Window& w = pb.w;
+  const size_t n = w.n;
+  const int64_t s = w.strides[n - 1];
+  const int64_t in_last = w.in[n - 1];
+  int64_t k[8];
+  for (int64_t r = 0; r < pb.K; ++r) {
+    const int64_t c = r / pb.ksize;
+    kernel_coords(w, r % pb.ksize, k);
+    const T* xch = xc + c * pb.I;
+    const int64_t off = k[n - 1] * w.dilations[n - 1] - w.pad_begin[n - 1];
+    int64_t lo, hi;
+    valid_range(off, s, in_last, lo, hi);
+    T* row = col + r * width;
+    for (const Line& l : lines) {
+      // Output o in [a, b) of the line goes to dst[o - a] and reads xch[base + o * s + off].
+      T* dst = row + (l.p - p0);
+      const int64_t base = outer_offset(w, pb.in_strides, l, k);
+      const int64_t vlo = std::clamp(lo, l.a, l.b);
+      const int64_t vhi = std::clamp(hi, vlo, l.b);
+      if (base < 0) {
+        std::fill(dst, dst + (l.b - l.a), T(0));
+        continue;
+      }
+      std::fill(dst, dst + (vlo - l.a), T(0));
+      const T* src = xch + base;
+      if (s == 1) {
+        std::memcpy(dst + (vlo - l.a), src + (vlo + off),
+                    static_cast<size_t>(vhi - vlo) * sizeof(T));
+      } else {
+        for (int64_t o = vlo; o < vhi; ++o) dst[o - l.a] = src[o * s + off];
+      }
+      std::fill(dst + (vhi - l.a), dst + (l.b - l.a), T(0));
+    }
+  }
+}
+
+// Output positions per GEMM item: the im2col buffer of one item holds about 128K elements, and
+// blocks are cut finer (not below 64 positions) when there would be fewer than 8 items.
+int64_t block_size(int64_t K, int64_t P, int64_t batch_groups) {
+  constexpr int64_t kTargetElems = int64_t{1} << 17;
+  int64_t pb = std::max<int64_t>(64, kTargetElems / std::max<int64_t>(K, 1) / 16 * 16);
+  while (pb > 64 && batch_groups * ((P + pb - 1) / pb) < 8) pb = std::max<int64_t>(64, pb / 2);
+  return std::min(pb, P);
+}
+
+template <typename T>
+void add_bias(const ConvProblem<T>& pb, int64_t n, int64_t m0, int64_t m1, int64_t p0, int64_t p1) {
+  if (pb.bias == nullptr) return;
+  for (int64_t m = m0; m < m1; ++m) {
+    T* yr = pb.y + (n * pb.M + m) * pb.P;
+    const T b = pb.bias[m];
+    for (int64_t p = p0; p < p1; ++p) yr[p] += b;
+  }
+}
+
+// General and pointwise paths: items are (n, g, block of output positions).
+template <typename T>
+void conv_gemm(ThreadPool& pool, const ConvProblem<T>& pb) {
+  const Window& w = pb.w;
+  bool pointwise = true;
+  for (size_t d = 0; d < w.n; ++d) {
+    pointwise &= w.kernel[d] == 1 && w.strides[d] == 1 && w.pad_begin[d] == 0 &&
+                 w.pad_end[d] == 0 && w.in[d] == w.out[d];
+  }
+  const int64_t bs = block_size(pb.K, pb.P, pb.N * pb.G);
+  const int64_t blocks = (pb.P + bs - 1) / bs;
+  const int64_t items = pb.N * pb.G * blocks;
+  // Few items (deep layers with small outputs): run them in turn and let the GEMM split itself.
+  ThreadPool* gemm_pool = items >= 4 ? nullptr : &pool;
+  auto run = [&](int64_t i0, int64_t i1) {
+    std::vector<T> col;
+    for (int64_t it = i0; it < i1; ++it) {
+      const int64_t blk = it % blocks;
+      const int64_t g = (it / blocks) % pb.G;
+      const int64_t n = it / (blocks * pb.G);
+      const int64_t p0 = blk * bs;
+      const int64_t p1 = std::min(pb.P, p0 + bs);
+      const int64_t width = p1 - p0;
+      const T* xc = pb.x + (n * pb.C + g * pb.Cg) * pb.I;
+      const T* wg = pb.wt + g * pb.Mg * pb.K;
+      T* yb = pb.y + (n * pb.M + g * pb.Mg) * pb.P + p0;
+      if (pointwise) {
+        gemm<T>(gemm_pool, pb.Mg, width, pb.K, T(1), wg, pb.K, false, xc + p0, pb.I, false, T(0),
+                yb, pb.P);
+      } else {
+        col.resize(static_cast<size_t>(pb.K * width));
+        im2col(pb, xc, lines_of(w, p0, p1), p0, width, col.data());
+        gemm<T>(gemm_pool, pb.Mg, width, pb.K, T(1), wg, pb.K, false, col.data(), width, false,
+                T(0), yb, pb.P);
+      }
+      add_bias(pb, n, g * pb.Mg, (g + 1) * pb.Mg, p0, p1);
+    }
+  };
+  if (gemm_pool != nullptr) {
+    run(0, items);
+  } else {
+    pool.parallel_for(items, 1, run);
+  }
+}
+
+// One kernel row of the depthwise path: yl[o] += wr[kl] * xl[o * s + off] with
+// off = kl * dil - pad, tap by tap, for the outputs o whose input lies inside the line.
+// (Fusing the taps of a row into one pass measured slower on 56-wide lines.)
+template <typename T>
+void depthwise_row(T* __restrict yl, const T* __restrict xl, const T* wr, int64_t k_last,
+                   int64_t dil, int64_t pad, int64_t s, int64_t in_last, int64_t last) {
+  for (int64_t kl = 0; kl < k_last; ++kl) {
+    const T wv = wr[kl];
+    const int64_t off = kl * dil - pad;
+    int64_t lo, hi;
+    valid_range(off, s, in_last, lo, hi);
+    hi = std::min(hi, last);
+    if (s == 1) {
+      for (int64_t o = lo; o < hi; ++o) yl[o] += wv * xl[o + off];
+    } else {
+      for (int64_t o = lo; o < hi; ++o) yl[o] += wv * xl[o * s + off];
+    }
+  }
+}
+
+// Depthwise path (Cg == 1): output channel m reads input channel m / Mg. Items are (n, m,
+// block of lines); each line is the full last spatial axis.
+template <typename T>
+void conv_depthwise(ThreadPool& pool, const ConvProblem<T>& pb) {
+  const Window& w = pb.w;
+  const size_t n = w.n;
+  const int64_t last = w.out[n - 1];
+  const int64_t lines_total = pb.P / last;
+  const int64_t per_line = last * pb.ksize;
+  const int64_t lb = std::max<int64_t>(1, 16384 / std::max<int64_t>(per_line, 1));
+  const int64_t blocks = (lines_total + lb - 1) / lb;
+  const int64_t items = pb.N * pb.M * blocks;
+  const int64_t s = w.strides[n - 1];
+  const int64_t in_last = w.in[n - 1];
+  const int64_t k_last = w.kernel[n - 1];
+  const int64_t k_outer = pb.ksize / k_last;
+  pool.parallel_for(items, ThreadPool::grain_for(items, 1), [&](int64_t i0, int64_t i1) {
+    int64_t k[8];
+    for (int64_t it = i0; it < i1; ++it) {
+      const int64_t blk = it % blocks;
+      const int64_t m = (it / blocks) % pb.M;
+      const int64_t b = it / (blocks * pb.M);
+      const T* xch = pb.x + (b * pb.C + m / pb.Mg) * pb.I;
+      const T* wm = pb.wt + m * pb.ksize;
+      const T bias = pb.bias ? pb.bias[m] : T(0);
+      const int64_t l1 = std::min(lines_total, (blk + 1) * lb);
+      for (const Line& line : lines_of(w, blk * lb * last, l1 * last)) {
+        T* __restrict yl = pb.y + (b * pb.M + m) * pb.P + line.p;
+        std::fill(yl, yl + last, bias);
+        for (int64_t ko = 0; ko < k_outer; ++ko) {
+          kernel_coords(w, ko * k_last, k);
+          const int64_t base = outer_offset(w, pb.in_strides, line, k);
+          if (base < 0) continue;
+          depthwise_row(yl, xch + base, wm + ko * k_last, k_last, w.dilations[n - 1],
+                        w.pad_begin[n - 1], s, in_last, last);
+        }
+      }
+    }
+  });
+}
+
+template <typename T>
+Status conv_typed(KernelContext& ctx) {
+  const ir::Tensor& xt = ctx.input(0);
+  const ir::Tensor& wt = ctx.input(1);
+  const auto& xd = xt.dims();
+  const auto& wd = wt.dims();
+  if (xd.size() < 3 || wd.size() != xd.size()) {
+    return ctx.fail("input ", ir::dims_to_string(xd), " and weight ", ir::dims_to_string(wd),
+                    " must both have rank >= 3 and the same rank");
+  }
+  if (xd.size() - 2 > 8) return ctx.not_supported("more than 8 spatial axes");
+  if (wt.dtype() != xt.dtype() || (ctx.has_input(2) && ctx.input(2).dtype() != xt.dtype())) {
+    return ctx.fail("input, weight and bias types differ");
+  }
+  MIXQ_ASSIGN_OR_RETURN(const int64_t group, ctx.node().attr_int("group", 1));
+  ConvProblem<T> pb;
+  pb.N = xd[0];
+  pb.C = xd[1];
+  pb.M = wd[0];
+  pb.G = group;
+  if (group < 1 || pb.M % group != 0 || pb.C != wd[1] * group) {
+    return ctx.fail("input ", ir::dims_to_string(xd), ", weight ", ir::dims_to_string(wd),
+                    " and group ", group, " do not match");
+  }
+  pb.Cg = wd[1];
+  pb.Mg = pb.M / group;
+  if (ctx.has_input(2) && ctx.input(2).numel() != pb.M) {
+    return ctx.fail("bias has ", ctx.input(2).numel(), " values, expected ", pb.M);
+  }
+  MIXQ_ASSIGN_OR_RETURN(ir::Tensor * yt, ctx.output(0));
+  const std::vector<int64_t> in(xd.begin() + 2, xd.end());
+  const std::vector<int64_t> kernel(wd.begin() + 2, wd.end());
+  const std::vector<int64_t> out(yt->dims().begin() + 2, yt->dims().end());
+  MIXQ_ASSIGN_OR_RETURN(pb.w, nn::read_window(ctx, in, kernel, out, true));
+  pb.ksize = nn::product(kernel, 0, kernel.size());
+  pb.K = pb.Cg * pb.ksize;
+  pb.P = nn::product(out, 0, out.size());
+  pb.I = nn::product(in, 0, in.size());
+  pb.in_strides = strides_of(in);
+  if (yt->numel() == 0) return Status::ok_status();
+
+  ThreadPool& pool = ctx.pool();
+  std::vector<T> xs, ws, bs, ys;
+  pb.x = nn::compute_view<T>(pool, xt, xs);
+  pb.wt = nn::compute_view<T>(pool, wt, ws);
+  if (ctx.has_input(2)) pb.bias = nn::compute_view<T>(pool, ctx.input(2), bs);
+  pb.y = nn::compute_out<T>(*yt, ys);
+  if (pb.Cg == 1) {
+    conv_depthwise(pool, pb);
+  } else {
+    conv_gemm(pool, pb);
+  }
+  nn::finish_output(pool, *yt, ys);
+  return Status::ok_status();
+}
+
+Status conv(KernelContext& ctx) {
+  return nn::with_compute_type(ctx, ctx.input(0).dtype(),
+                               [&](auto tag) -> Status { return conv_typed<decltype(tag)>(ctx); });
+}
+
+}  // namespace
+
+void register_conv_kernels(std::vector<KernelDef>& out) {
+  out.push_back({"", "Conv", 1, 21, types::kFloats, 0, conv});
+}
+
+}  // namespace mixq::exec

@@ -1,0 +1,279 @@
+// Sliding-window pools over 1, 2 or 3 spatial axes:
+// ONNX MaxPool-1/8/10/11/12: max over the window; Indices output (8+) with flat input indices,
+// row-major (storage_order 0) or column-major over the spatial axes (storage_order 1);
+// dilations and ceil_mode (10+); int8/uint8 (12+). NaN propagates (as in PyTorch); the index
+// is that of the first maximum in window order.
+// ONNX AveragePool-1/7/10/11/19: mean over the window; count_include_pad (7+) divides by the
+// window positions inside the padded input (a ceil_mode window running past the end padding is
+// cut there), else by the positions inside the input; ceil_mode (10+), dilations (19+).
+// ONNX LpPool-1/2/11/18: (sum |x|^p)^(1/p) over the window, padding counting as 0; p is a float
+// in LpPool-1, an int from 2; dilations and ceil_mode (18+).
+// Output sizes come from the shape function (ceil_mode and the auto_pad rules live there);
+// pads are resolved by nn::read_window. float16/bfloat16 are computed in float32.
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+#include "kernels/nn/nn_kernels.h"
+#include "kernels/nn/nn_util.h"
+
+namespace mixq::exec {
+namespace {
+
+enum class PoolKind { kMax, kAverage, kLp };
+
+// Per spatial axis and output index: the window's first input index, the range [lo, hi) of
+// kernel taps inside the input, and the number of taps inside the padded input.
+struct AxisTaps {
+  std::vector<int64_t> start, lo, hi, padded;
+};
+
+// The window lifted to 3 axes (leading axes of size 1), so 1-D and 2-D pools share the 3-D loop.
+struct Pool3 {
+  int64_t in[3] = {1, 1, 1}, out[3] = {1, 1, 1}, dil[3] = {1, 1, 1};
+  int64_t kernel_w = 1, stride_w = 1, pad_w = 0;  // the last axis, walked per kernel tap
+  AxisTaps taps[3];
+};
+
+Pool3 lift(const nn::Window& w) {
+  Pool3 p;
+  const size_t shift = 3 - w.n;
+  for (size_t a = 0; a < 3; ++a) {
+    AxisTaps& t = p.taps[a];
+    if (a < shift) {
+      t.start = {0};
+      t.lo = {0};
+      t.hi = {1};
+      t.padded = {1};
+      continue;
+    }
+    const size_t d = a - shift;
+    p.in[a] = w.in[d];
+    p.out[a] = w.out[d];
+    p.dil[a] = w.dilations[d];
+    if (a == 2) {
+      p.kernel_w = w.kernel[d];
+      p.stride_w = w.strides[d];
+      p.pad_w = w.pad_begin[d];
+    }
+    const int64_t k = w.kernel[d], dl = w.dilations[d], in = w.in[d];
+    for (int64_t o = 0; o < w.out[d]; ++o) {
+      const int64_t s = o * w.strides[d] - w.pad_begin[d];
+      const int64_t lo = s >= 0 ? 0 : (-s + dl - 1) / dl;
+      const int64_t hi = std::min(k, in - s <= 0 ? 0 : (in - s + dl - 1) / dl);
+      const int64_t end_padded = in + w.pad_end[d];
+      const int64_t padded = std::min(k, end_padded - s <= 0 ? 0 : (end_padded - s + dl - 1) / dl);
+      t.start.push_back(s);
+      t.lo.push_back(lo);
+      t.hi.push_back(std::max(lo, hi));
+      t.padded.push_back(padded);
+    }
+  }
+  return p;
+}
+
+struct PoolParams {
+  PoolKind kind = PoolKind::kMax;
+  bool count_include_pad = false;
+  double p = 2;
+  int64_t storage_order = 0;
+};
+
+// Pools one output row (fixed plane, od, oh) of storage type S into y, and MaxPool's indices
+// into `ind` when given. The row is accumulated tap by tap: for every valid (d, h) tap row and
+// every kernel column, one pass over the outputs that column reaches (contiguous loads for
+// stride 1), so the inner loops carry no window bookkeeping. `acc` and `arg` are per-chunk
+// scratch of out[2] values. Max propagates NaN; its index is the first maximum in window order.
+template <PoolKind kKind, typename S>
+void pool_row(const Pool3& p, const PoolParams& pp, const S* x, int64_t plane, int64_t od,
+              int64_t oh, S* y, int64_t* ind, Compute<S>* acc, int64_t* arg) {
+  using T = Compute<S>;
+  const int64_t W = p.out[2], in_w = p.in[2], s = p.stride_w;
+  const int64_t plane_size = p.in[0] * p.in[1] * in_w;
+  const S* xp = x + plane * plane_size;
+  const AxisTaps &td = p.taps[0], &th = p.taps[1], &tw = p.taps[2];
+  T init = 0;
+  if constexpr (kKind == PoolKind::kMax) {
+    init = std::numeric_limits<T>::lowest();
+    if constexpr (std::is_floating_point_v<T>) init = -std::numeric_limits<T>::infinity();
+  }
+  std::fill(acc, acc + W, init);
+  if (ind) std::fill(arg, arg + W, int64_t{-1});
+  const double lp = pp.p;
+  for (int64_t jd = td.lo[od]; jd < td.hi[od]; ++jd) {
+    const int64_t id = td.start[od] + jd * p.dil[0];
+    for (int64_t jh = th.lo[oh]; jh < th.hi[oh]; ++jh) {
+      const int64_t ih = th.start[oh] + jh * p.dil[1];
+      const int64_t row_at = (id * p.in[1] + ih) * in_w;
+      const S* row = xp + row_at;
+      for (int64_t jw = 0; jw < p.kernel_w; ++jw) {
+        // Outputs ow whose column ow * s + off lies inside the row.
+        const int64_t off = jw * p.dil[2] - p.pad_w;
+        const int64_t lo = off >= 0 ? 0 : (-off + s - 1) / s;
+        const int64_t hi = std::min(W, in_w - off <= 0 ? 0 : (in_w - off + s - 1) / s);
+        if constexpr (kKind == PoolKind::kMax) {
+          if (ind) {
+            for (int64_t ow = lo; ow < hi; ++ow) {
+              const T v = load(row[ow * s + off]);
+              if (arg[ow] < 0 || v > acc[ow] || (v != v && acc[ow] == acc[ow])) {
+                acc[ow] = v;
+                arg[ow] = row_at + ow * s + off;
+              }
+            }
+          } else {
+            for (int64_t ow = lo; ow < hi; ++ow) {
+              const T v = load(row[ow * s + off]);
+              acc[ow] = (v > acc[ow] || v != v) ? v : acc[ow];
+            }
+          }
+        } else if constexpr (kKind == PoolKind::kAverage) {
+          for (int64_t ow = lo; ow < hi; ++ow) acc[ow] += load(row[ow * s + off]);
+        } else if (lp == 2) {
+          for (int64_t ow = lo; ow < hi; ++ow) {
+            const T v = load(row[ow * s + off]);
+            acc[ow] += v * v;
+          }
+        } else if (lp == 1) {
+          for (int64_t ow = lo; ow < hi; ++ow) acc[ow] += std::abs(load(row[ow * s + off]));
+        } else {
+          for (int64_t ow = lo; ow < hi; ++ow) {
+            acc[ow] += static_cast<T>(std::pow(std::abs(load(row[ow * s + off])), lp));
+          }
+        }
+      }
+    }
+  }
+  if constexpr (kKind == PoolKind::kMax) {
+    for (int64_t ow = 0; ow < W; ++ow) y[ow] = store<S>(acc[ow]);
+    if (ind) {
+      for (int64_t ow = 0; ow < W; ++ow) {
+        int64_t a = arg[ow];
+        if (a >= 0 && pp.storage_order == 1) {
+          // Column-major over the spatial axes: first axis fastest.
+          const int64_t iw = a % in_w, ih = a / in_w % p.in[1], id = a / (in_w * p.in[1]);
+          a = id + p.in[0] * (ih + p.in[1] * iw);
+        }
+        ind[ow] = a < 0 ? -1 : plane * plane_size + a;
+      }
+    }
+  } else if constexpr (kKind == PoolKind::kAverage) {
+    const int64_t outer = pp.count_include_pad ? td.padded[od] * th.padded[oh]
+                                               : (td.hi[od] - td.lo[od]) * (th.hi[oh] - th.lo[oh]);
+    for (int64_t ow = 0; ow < W; ++ow) {
+      const int64_t inner = pp.count_include_pad ? tw.padded[ow] : tw.hi[ow] - tw.lo[ow];
+      y[ow] = store<S>(acc[ow] / static_cast<T>(outer * inner));
+    }
+  } else {
+    for (int64_t ow = 0; ow < W; ++ow) {
+      y[ow] = store<S>(lp == 1   ? acc[ow]
+                       : lp == 2 ? std::sqrt(acc[ow])
+                                 : static_cast<T>(std::pow(acc[ow], 1.0 / lp)));
+    }
+  }
+}
+
+Status pool(KernelContext& ctx, PoolKind kind) {
+  const ir::Tensor& xt = ctx.input(0);
+  const auto& xd = xt.dims();
+  if (xd.size() < 3) {
+    return ctx.fail("input has shape ", ir::dims_to_string(xd), ", expected rank >= 3");
+  }
+  if (xd.size() > 5) return ctx.not_supported("pooling over more than 3 spatial axes");
+  const int64_t opset = ctx.opset();
+  const std::string op = ctx.node().op_type();
+  PoolParams pp;
+  pp.kind = kind;
+  bool has_dilations = false;
+  if (kind == PoolKind::kMax) {
+    has_dilations = opset >= 10;
+    if (opset >= 8) {
+      MIXQ_ASSIGN_OR_RETURN(pp.storage_order, ctx.node().attr_int("storage_order", 0));
+    }
+    if (pp.storage_order != 0 && pp.storage_order != 1) {
+      return ctx.fail("attribute storage_order is ", pp.storage_order, ", expected 0 or 1");
+    }
+  } else if (kind == PoolKind::kAverage) {
+    has_dilations = opset >= 19;
+    if (opset >= 7) {
+      MIXQ_ASSIGN_OR_RETURN(const int64_t cip, ctx.node().attr_int("count_include_pad", 0));
+      pp.count_include_pad = cip != 0;
+    }
+  } else {
+    has_dilations = opset >= 18;
+    if (opset < 2) {
+      MIXQ_ASSIGN_OR_RETURN(const float p, ctx.node().attr_float("p", 2.0f));
+      pp.p = p;
+    } else {
+      MIXQ_ASSIGN_OR_RETURN(const int64_t p, ctx.node().attr_int("p", 2));
+      pp.p = static_cast<double>(p);
+    }
+    if (!(pp.p > 0)) return ctx.fail("attribute p is ", pp.p, ", must be > 0");
+  }
+  MIXQ_ASSIGN_OR_RETURN(const auto kernel, ctx.node().attr_ints("kernel_shape"));
+  if (!kernel) return ctx.fail("required attribute 'kernel_shape' is missing");
+  MIXQ_ASSIGN_OR_RETURN(ir::Tensor * yt, ctx.output(0));
+  const std::vector<int64_t> in(xd.begin() + 2, xd.end());
+  const std::vector<int64_t> out(yt->dims().begin() + 2, yt->dims().end());
+  MIXQ_ASSIGN_OR_RETURN(const nn::Window w, nn::read_window(ctx, in, *kernel, out, has_dilations));
+  ir::Tensor* it = nullptr;
+  if (kind == PoolKind::kMax && opset >= 8 && ctx.has_output(1)) {
+    MIXQ_ASSIGN_OR_RETURN(it, ctx.output(1));
+  }
+  if (yt->numel() == 0) return Status::ok_status();
+  const Pool3 p = lift(w);
+  const int64_t planes = xd[0] * xd[1];
+  const int64_t rows = planes * p.out[0] * p.out[1];
+  const int64_t per_row = p.out[2] * std::max<int64_t>(1, nn::product(*kernel, 0, kernel->size()));
+  const int64_t grain = ThreadPool::grain_for(rows, std::max<int64_t>(1, 4096 / per_row));
+  return visit_dtype(xt.dtype(), [&](auto tag) -> Status {
+    using S = decltype(tag);
+    if constexpr (!is_float_storage<S>() && !std::is_same_v<S, int8_t> &&
+                  !std::is_same_v<S, uint8_t>) {
+      return ctx.fail(dtype_name(xt.dtype()), " input is not supported");
+    } else {
+      using T = Compute<S>;
+      const S* x = xt.data<S>();
+      S* y = yt->mutable_data<S>();
+      int64_t* ind = it ? it->mutable_data<int64_t>() : nullptr;
+      auto run = [&](auto kind_tag) {
+        constexpr PoolKind kKind = decltype(kind_tag)::value;
+        ctx.pool().parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
+          std::vector<T> acc(static_cast<size_t>(p.out[2]));
+          std::vector<int64_t> arg(ind ? static_cast<size_t>(p.out[2]) : 0);
+          for (int64_t r = r0; r < r1; ++r) {
+            const int64_t oh = r % p.out[1];
+            const int64_t od = (r / p.out[1]) % p.out[0];
+            const int64_t plane = r / (p.out[1] * p.out[0]);
+            pool_row<kKind, S>(p, pp, x, plane, od, oh, y + r * p.out[2],
+                               ind ? ind + r * p.out[2] : nullptr, acc.data(), arg.data());
+          }
+        });
+      };
+      if (kind == PoolKind::kMax) {
+        run(std::integral_constant<PoolKind, PoolKind::kMax>{});
+      } else if (kind == PoolKind::kAverage) {
+        run(std::integral_constant<PoolKind, PoolKind::kAverage>{});
+      } else {
+        run(std::integral_constant<PoolKind, PoolKind::kLp>{});
+      }
+      return Status::ok_status();
+    }
+  });
+}
+
+Status max_pool(KernelContext& ctx) { return pool(ctx, PoolKind::kMax); }
+Status average_pool(KernelContext& ctx) { return pool(ctx, PoolKind::kAverage); }
+Status lp_pool(KernelContext& ctx) { return pool(ctx, PoolKind::kLp); }
+
+}  // namespace
+
+void register_pool_kernels(std::vector<KernelDef>& out) {
+  using namespace types;
+  out.push_back({"", "MaxPool", 1, 11, kFloats, 0, max_pool});
+  out.push_back(
+      {"", "MaxPool", 12, 21, kFloats | TypeSet{DType::kInt8, DType::kUint8}, 0, max_pool});
+  out.push_back({"", "AveragePool", 1, 21, kFloats, 0, average_pool});
+  out.push_back({"", "LpPool", 1, 21, kFloats, 0, lp_pool});
+}
+
+}  // namespace mixq::exec
