@@ -1,8 +1,36 @@
 #include "mixq/exec/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 namespace mixq::exec {
+namespace {
+
+void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+// Busy-waits up to ~kSpin for `ready` to return true; false if it did not.
+constexpr auto kSpin = std::chrono::microseconds(200);
+template <typename F>
+bool spin_until(F&& ready) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpin;
+  for (int i = 0;; ++i) {
+    if (ready()) return true;
+    cpu_relax();
+    if ((i & 63) == 63 && std::chrono::steady_clock::now() > deadline) return false;
+  }
+}
+
+}  // namespace
 
 ThreadPool::ThreadPool(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -13,6 +41,7 @@ ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_ = true;
+    stopping_.store(true);
   }
   wake_.notify_all();
   for (auto& w : workers_) w.join();
@@ -40,6 +69,7 @@ void ThreadPool::worker_loop() {
   uint64_t seen = 0;
   for (;;) {
     Job* job = nullptr;
+    spin_until([&] { return stopping_.load() || published_generation_.load() != seen; });
     {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
@@ -78,11 +108,13 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
     std::lock_guard<std::mutex> lock(mutex_);
     job_ = &job;
     ++generation_;
+    published_generation_.store(generation_);
   }
   wake_.notify_all();
   run_chunks(job);
   {
     // Every chunk is done and no worker still holds the job (it lives on this stack frame).
+    spin_until([&] { return job.done.load() == job.chunks && job.active.load() == 0; });
     std::unique_lock<std::mutex> lock(mutex_);
     finished_.wait(lock, [&] { return job.done.load() == job.chunks && job.active == 0; });
     job_ = nullptr;

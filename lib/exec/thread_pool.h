@@ -45,7 +45,9 @@ class ThreadPool {
     int64_t chunks = 0;
     std::atomic<int64_t> next{0};
     std::atomic<int64_t> done{0};
-    int active = 0;  // workers inside run_chunks (guarded by mutex_): the job outlives them
+    // Workers inside run_chunks; changed under mutex_ (the job must outlive them) and read
+    // without it while the caller spins.
+    std::atomic<int> active{0};
   };
 
   void worker_loop();
@@ -57,6 +59,11 @@ class ThreadPool {
   std::condition_variable finished_;
   Job* job_ = nullptr;
   uint64_t generation_ = 0;
+  // generation_ and stop_, readable without the mutex: idle workers spin on them for a short
+  // while before sleeping, since waking a sleeping thread costs tens of microseconds and models
+  // run hundreds of small parallel ops back to back.
+  std::atomic<uint64_t> published_generation_{0};
+  std::atomic<bool> stopping_{false};
   bool stop_ = false;
   std::atomic<bool> busy_{false};
 };

@@ -8,6 +8,10 @@ For each DIR/<name>.onnx with DIR/<name>.inputs.npz: ONNX Runtime (CPU provider,
 threads = --threads, inter-op 1, default graph optimizations: what users run) and
 `mixq bench --data` each do --warmup untimed runs then --iters timed runs; the median wall time
 per run is compared. Outputs are checked to agree (relative L2 <= 1e-4) so both do the same work.
+
+Shared or virtual machines drift by tens of percent from minute to minute, so the two are
+measured in --rounds alternating rounds (ORT, then mixq, then ORT, ...), and the reported ratio
+is the median of the per-round ratios; each side's median is the median of its round medians.
 """
 import argparse
 import json
@@ -44,6 +48,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--iters", type=int, default=30)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--out", default=None, help="write results JSON here")
     args = ap.parse_args()
     results = []
@@ -51,7 +56,7 @@ def main():
         inputs = model.with_suffix(".inputs.npz")
         with np.load(inputs) as d:
             feeds = {k: d[k] for k in d.files}
-        ort_times, ort_out = ort_bench(model, feeds, args.threads, args.warmup, args.iters)
+        ort_times, ort_out = ort_bench(model, feeds, args.threads, args.warmup, 1)
         with tempfile.TemporaryDirectory() as tmp:
             out_npz = pathlib.Path(tmp) / "out.npz"
             subprocess.run([args.mixq, "run", str(model), "--data", str(inputs), "-o",
@@ -63,19 +68,29 @@ def main():
                     err = np.linalg.norm(got - want) / max(np.linalg.norm(want), 1e-30)
                     if not err <= 1e-4:
                         raise SystemExit(f"{model.name}: output {name} differs (rel L2 {err})")
-        j = json.loads(subprocess.run(
-            [args.mixq, "bench", str(model), "--data", str(inputs), "--threads",
-             str(args.threads), "--warmup", str(args.warmup), "--iters", str(args.iters),
-             "--json"], check=True, capture_output=True, text=True).stdout)
+        rounds = []
+        for _ in range(args.rounds):
+            ort_times, _ = ort_bench(model, feeds, args.threads, args.warmup, args.iters)
+            j = json.loads(subprocess.run(
+                [args.mixq, "bench", str(model), "--data", str(inputs), "--threads",
+                 str(args.threads), "--warmup", str(args.warmup), "--iters", str(args.iters),
+                 "--json"], check=True, capture_output=True, text=True).stdout)
+            rounds.append({"ort_median_ms": statistics.median(ort_times),
+                           "ort_min_ms": min(ort_times), "mixq_median_ms": j["median_ms"],
+                           "mixq_min_ms": j["min_ms"], "mixq_peak_rss_mb": j["peak_rss_mb"]})
         r = {"model": model.stem, "threads": args.threads, "iters": args.iters,
-             "ort_median_ms": statistics.median(ort_times), "ort_min_ms": min(ort_times),
-             "mixq_median_ms": j["median_ms"], "mixq_min_ms": j["min_ms"],
-             "mixq_peak_rss_mb": j["peak_rss_mb"]}
-        r["ratio"] = r["mixq_median_ms"] / r["ort_median_ms"]
+             "rounds": rounds,
+             "ort_median_ms": statistics.median(x["ort_median_ms"] for x in rounds),
+             "mixq_median_ms": statistics.median(x["mixq_median_ms"] for x in rounds),
+             "ratio": statistics.median(x["mixq_median_ms"] / x["ort_median_ms"]
+                                        for x in rounds),
+             "mixq_peak_rss_mb": max(x["mixq_peak_rss_mb"] for x in rounds)}
         results.append(r)
     print(f"machine: {platform.processor() or platform.machine()}, "
-          f"onnxruntime {ort.__version__}, {args.threads} threads")
-    print("| model | ONNX Runtime median ms | mixq median ms | mixq / ORT | mixq peak RSS MiB |")
+          f"onnxruntime {ort.__version__}, {args.threads} threads, "
+          f"{args.rounds} rounds of {args.iters} runs")
+    print("| model | ONNX Runtime median ms | mixq median ms | mixq / ORT (median of rounds) "
+          "| mixq peak RSS MiB |")
     print("|---|---|---|---|---|")
     for r in results:
         print(f"| {r['model']} | {r['ort_median_ms']:.2f} | {r['mixq_median_ms']:.2f} | "

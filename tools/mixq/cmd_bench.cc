@@ -1,5 +1,5 @@
 // mixq bench MODEL [--data DATA] [--iters N] [--warmup N] [--threads N] [--dim name=value]...
-//                  [--seed S] [--json]
+//                  [--seed S] [--profile] [--json]
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -24,6 +24,7 @@ struct BenchOptions {
   std::vector<std::string> dims;
   uint32_t seed = 0;
   bool json = false;
+  bool profile = false;
 };
 
 Expected<std::map<std::string, int64_t>> parse_dims(const std::vector<std::string>& specs) {
@@ -52,6 +53,8 @@ Command add_bench_command(CLI::App& root) {
   app->add_option("--threads", opts->threads, "Threads (default: all cores)");
   app->add_option("--dim", opts->dims, "Size of a symbolic dim for random inputs: name=value");
   app->add_option("--seed", opts->seed, "Seed of the random inputs (default 0)");
+  app->add_flag("--profile", opts->profile,
+                "Also time each op type (extra runs with a timing observer)");
   app->add_flag("--json", opts->json, "Print JSON");
   return Command{
       app, [opts]() -> Status {
@@ -76,6 +79,10 @@ Command add_bench_command(CLI::App& root) {
           source = str_cat("random, seed ", opts->seed);
         }
         MIXQ_ASSIGN_OR_RETURN(auto r, exec::bench(*ex, feeds, opts->iters, opts->warmup));
+        std::vector<exec::OpTime> ops;
+        if (opts->profile) {
+          MIXQ_ASSIGN_OR_RETURN(ops, exec::profile_ops(*ex, feeds, opts->iters));
+        }
         if (opts->json) {
           nlohmann::ordered_json j;
           j["model"] = opts->model;
@@ -88,6 +95,15 @@ Command add_bench_command(CLI::App& root) {
           j["max_ms"] = r.max_ms;
           j["peak_rss_mb"] = r.peak_rss_mb;
           j["peak_tensor_mb"] = r.peak_tensor_mb;
+          if (opts->profile) {
+            auto& p = j["profile"] = nlohmann::ordered_json::array();
+            for (const auto& o : ops) {
+              p.push_back({{"op_type", o.op_type},
+                           {"nodes", o.nodes},
+                           {"ms_per_run", o.ms_per_run},
+                           {"share", o.share}});
+            }
+          }
           std::cout << j.dump(2) << "\n";
           return Status::ok_status();
         }
@@ -108,6 +124,15 @@ Command add_bench_command(CLI::App& root) {
         std::snprintf(buf, sizeof buf, "memory   peak RSS %.1f MiB, peak tensors %.1f MiB\n",
                       r.peak_rss_mb, r.peak_tensor_mb);
         std::cout << buf;
+        if (opts->profile) {
+          std::cout << "profile  by op type (" << opts->iters << " observed runs)\n";
+          for (const auto& o : ops) {
+            std::snprintf(buf, sizeof buf, "  %-24s %5lld nodes %9.3f ms/run %6.1f%%\n",
+                          o.op_type.c_str(), static_cast<long long>(o.nodes), o.ms_per_run,
+                          100.0 * o.share);
+            std::cout << buf;
+          }
+        }
         return Status::ok_status();
       }};
 }

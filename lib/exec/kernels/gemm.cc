@@ -66,31 +66,34 @@ void gemm(ThreadPool* pool, int64_t M, int64_t N, int64_t K, T alpha, const T* A
     }
     return;
   }
-  // Blocks of at least ~64K multiply-adds, at most 16 per dimension; sizes from the shape only.
+  // The output is cut into blocks along one dimension, with sizes that depend only on the
+  // shape (so results are identical for any thread count): at least ~2M multiply-adds per block,
+  // at most 16 blocks. Every block packs its slice of one operand and the whole of the other, so
+  // the cut runs along the dimension whose whole operand is smaller to pack again: cutting rows
+  // (M) repacks all of op(B) (K x N) per block, cutting columns (N) repacks op(A) (M x K).
   const int64_t work = M * N * K;
-  if (pool == nullptr || work < (int64_t{1} << 17)) {
+  const int64_t blocks_wanted = std::min<int64_t>(16, work >> 21);
+  if (pool == nullptr || blocks_wanted < 2) {
     gemm_block(0, M, 0, N, K, alpha, A, lda, trans_a, B, ldb, trans_b, beta, C, ldc);
     return;
   }
-  if (M >= 64) {
-    const int64_t bm = std::max<int64_t>(16, round_up((M + 15) / 16, 8));
-    const int64_t blocks = (M + bm - 1) / bm;
-    pool->parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
-      for (int64_t b = b0; b < b1; ++b) {
-        gemm_block(b * bm, std::min(M, (b + 1) * bm), 0, N, K, alpha, A, lda, trans_a, B, ldb,
-                   trans_b, beta, C, ldc);
+  const bool cut_rows = M > N;
+  const int64_t extent = cut_rows ? M : N;
+  const int64_t align = cut_rows ? 8 : 16;  // multiples of Eigen's register block
+  const int64_t size =
+      std::max(align, round_up((extent + blocks_wanted - 1) / blocks_wanted, align));
+  const int64_t blocks = (extent + size - 1) / size;
+  pool->parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t lo = b * size;
+      const int64_t hi = std::min(extent, lo + size);
+      if (cut_rows) {
+        gemm_block(lo, hi, 0, N, K, alpha, A, lda, trans_a, B, ldb, trans_b, beta, C, ldc);
+      } else {
+        gemm_block(0, M, lo, hi, K, alpha, A, lda, trans_a, B, ldb, trans_b, beta, C, ldc);
       }
-    });
-  } else {
-    const int64_t bn = std::max<int64_t>(64, round_up((N + 15) / 16, 16));
-    const int64_t blocks = (N + bn - 1) / bn;
-    pool->parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
-      for (int64_t b = b0; b < b1; ++b) {
-        gemm_block(0, M, b * bn, std::min(N, (b + 1) * bn), K, alpha, A, lda, trans_a, B, ldb,
-                   trans_b, beta, C, ldc);
-      }
-    });
-  }
+    }
+  });
 }
 
 template void gemm<float>(ThreadPool*, int64_t, int64_t, int64_t, float, const float*, int64_t,

@@ -48,8 +48,19 @@ Status matmul_typed(KernelContext& ctx, const T* a, const T* b, T* c) {
       }
     });
   }
+  // B shared by every batch of a contiguous A (activations [batch, seq, K] times a weight
+  // [K, N]): one product with batch * M rows, which packs the weight once.
+  bool shared_b = batches > 1;
+  for (int64_t i = 0; shared_b && i < batches; ++i) {
+    shared_b = b_off[static_cast<size_t>(i)] == b_off[0] && a_off[static_cast<size_t>(i)] == i;
+  }
+  if (shared_b) {
+    gemm<T>(&ctx.pool(), batches * M, N, K, T(1), a, K, false, b + b_off[0] * K * N, N, false, T(0),
+            c, N);
+    return Status::ok_status();
+  }
   const int64_t per_gemm = M * N * K;
-  if (batches > 1 && per_gemm < (int64_t{1} << 20)) {
+  if (batches > 1 && per_gemm < (int64_t{1} << 22)) {
     // Many small products (attention heads): one whole product per chunk.
     ctx.pool().parallel_for(
         batches, ThreadPool::grain_for(batches, 1), [&](int64_t b0, int64_t b1) {
