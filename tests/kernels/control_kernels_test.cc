@@ -21,15 +21,6 @@ namespace {
 
 using namespace testing::kt;  // NOLINT(google-build-using-namespace)
 
-using testing::compare_to_reference;
-using testing::random_floats;
-using testing::run_node;
-using testing::set_float;
-using testing::set_int;
-using testing::set_ints;
-using testing::set_string;
-using testing::to_doubles;
-
 // --- Subgraphs ---------------------------------------------------------------------------------
 
 // Builds a body/branch graph owned by `owner`; values of the main graph used inside are

@@ -19,24 +19,8 @@ namespace {
 
 using namespace testing::kt;  // NOLINT(google-build-using-namespace)
 
-using testing::compare_to_reference;
-using testing::NodeSpec;
-using testing::random_floats;
-using testing::run_node;
-using testing::set_float;
-using testing::set_int;
-using testing::set_string;
-using testing::to_doubles;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr float kInf = std::numeric_limits<float>::infinity();
-
-// The run failed with `code` and a message naming the node ("<Op>_0" in run_node graphs).
-void expect_rejected(const Expected<std::vector<ir::Tensor>>& r, StatusCode code,
-                     const std::string& op) {
-  ASSERT_FALSE(r.ok()) << op << " unexpectedly succeeded";
-  EXPECT_EQ(r.status().code(), code) << r.status().to_string();
-  EXPECT_NE(r.status().message().find(op + "_0"), std::string::npos) << r.status().to_string();
-}
 
 // --- Elementwise arithmetic on integers (existing kernels, integer types) -------------------
 

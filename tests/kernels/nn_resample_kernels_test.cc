@@ -18,36 +18,6 @@ namespace {
 
 using namespace testing::kt;  // NOLINT(google-build-using-namespace)
 
-using testing::compare_to_reference;
-using testing::NodeSpec;
-using testing::random_floats;
-using testing::run_node;
-using testing::set_float;
-using testing::set_int;
-using testing::set_ints;
-using testing::set_string;
-using testing::to_doubles;
-
-// The run failed with `code` and a message naming the node ("<Op>_0" in run_node graphs).
-void expect_rejected(const Expected<std::vector<ir::Tensor>>& r, StatusCode code,
-                     const std::string& op) {
-  ASSERT_FALSE(r.ok()) << op << " unexpectedly succeeded";
-  EXPECT_EQ(r.status().code(), code) << r.status().to_string();
-  EXPECT_NE(r.status().message().find(op + " '" + op + "_0'"), std::string::npos)
-      << r.status().to_string();
-}
-
-// Runs `op` with 1 and 3 threads and expects bit-identical first outputs.
-void expect_thread_independent(const std::string& op,
-                               const std::vector<std::optional<ir::Tensor>>& in, NodeSpec spec) {
-  spec.threads = 1;
-  auto one = run_node(op, in, spec);
-  spec.threads = 3;
-  auto three = run_node(op, in, spec);
-  ASSERT_TRUE(one.ok() && three.ok()) << op;
-  EXPECT_EQ(bytes((*one)[0]), bytes((*three)[0])) << op << " differs across thread counts";
-}
-
 // --- Pad, DepthToSpace, SpaceToDepth ---------------------------------------------------------
 
 // numpy.pad semantics per axis after cropping negative pads.

@@ -21,46 +21,7 @@ namespace {
 
 using namespace testing::kt;  // NOLINT(google-build-using-namespace)
 
-using testing::compare_to_reference;
-using testing::NodeSpec;
-using testing::random_floats;
-using testing::random_int64s;
-using testing::run_node;
-using testing::set_int;
-using testing::set_ints;
-using testing::set_string;
-using testing::to_doubles;
 constexpr double kInf = std::numeric_limits<double>::infinity();
-
-// Runs the node and asserts success.
-std::vector<ir::Tensor> run(const std::string& op, const std::vector<std::optional<ir::Tensor>>& in,
-                            const NodeSpec& spec = {}) {
-  auto r = run_node(op, in, spec);
-  EXPECT_TRUE(r.ok()) << op << ": " << r.status().to_string();
-  return r.ok() ? *r : std::vector<ir::Tensor>(spec.num_outputs);
-}
-
-// The run failed with `code` and a message naming the node ("Gather 'Gather_0'").
-void expect_rejected(const std::string& op, const std::vector<std::optional<ir::Tensor>>& in,
-                     const NodeSpec& spec, StatusCode code = StatusCode::kBadInput) {
-  auto r = run_node(op, in, spec);
-  ASSERT_FALSE(r.ok()) << op << " unexpectedly succeeded";
-  EXPECT_EQ(r.status().code(), code) << r.status().to_string();
-  const std::string name = op + " '" + op + "_0'";
-  EXPECT_NE(r.status().message().find(name), std::string::npos) << r.status().to_string();
-}
-
-// Output bytes with 1 and with 3 threads are the same.
-void expect_thread_independent(const std::string& op,
-                               const std::vector<std::optional<ir::Tensor>>& in, NodeSpec spec) {
-  spec.threads = 1;
-  const auto one = run(op, in, spec);
-  spec.threads = 3;
-  const auto three = run(op, in, spec);
-  ASSERT_EQ(one.size(), three.size());
-  for (size_t i = 0; i < one.size(); ++i)
-    EXPECT_EQ(bytes(one[i]), bytes(three[i])) << op << " " << i;
-}
 
 // --- N-d index helpers for the references ---------------------------------------------------
 

@@ -22,6 +22,17 @@ namespace mixq::testing::kt {
 
 using Dims = std::vector<int64_t>;
 using Attrs = std::function<void(ir::Node&)>;
+using testing::compare_to_reference;
+using testing::from_doubles;
+using testing::NodeSpec;
+using testing::random_floats;
+using testing::random_int64s;
+using testing::run_node;
+using testing::set_float;
+using testing::set_int;
+using testing::set_ints;
+using testing::set_string;
+using testing::to_doubles;
 
 // --- Tensor literals ---------------------------------------------------------------------------
 
@@ -141,6 +152,44 @@ inline NodeSpec spec(int64_t opset, Attrs attrs = nullptr, size_t outputs = 1, i
   s.num_outputs = outputs;
   s.threads = threads;
   return s;
+}
+
+// Runs the node and asserts success.
+inline std::vector<ir::Tensor> run(const std::string& op,
+                                   const std::vector<std::optional<ir::Tensor>>& in,
+                                   const NodeSpec& spec = {}) {
+  auto r = run_node(op, in, spec);
+  EXPECT_TRUE(r.ok()) << op << ": " << r.status().to_string();
+  return r.ok() ? *r : std::vector<ir::Tensor>(spec.num_outputs);
+}
+
+// The run failed with `code` and a message naming the node ("Gather 'Gather_0'" in run_node
+// graphs).
+inline void expect_rejected(const Expected<std::vector<ir::Tensor>>& r, StatusCode code,
+                            const std::string& op) {
+  ASSERT_FALSE(r.ok()) << op << " unexpectedly succeeded";
+  EXPECT_EQ(r.status().code(), code) << r.status().to_string();
+  EXPECT_NE(r.status().message().find(op + " '" + op + "_0'"), std::string::npos)
+      << r.status().to_string();
+}
+inline void expect_rejected(const std::string& op, const std::vector<std::optional<ir::Tensor>>& in,
+                            const NodeSpec& spec, StatusCode code = StatusCode::kBadInput) {
+  expect_rejected(run_node(op, in, spec), code, op);
+}
+
+// Every output is bit-identical with 1 and with 3 threads.
+inline void expect_thread_independent(const std::string& op,
+                                      const std::vector<std::optional<ir::Tensor>>& in,
+                                      NodeSpec spec) {
+  spec.threads = 1;
+  const auto one = run(op, in, spec);
+  spec.threads = 3;
+  const auto three = run(op, in, spec);
+  ASSERT_EQ(one.size(), three.size());
+  for (size_t i = 0; i < one.size(); ++i) {
+    EXPECT_EQ(bytes(one[i]), bytes(three[i]))
+        << op << " output " << i << " differs across thread counts";
+  }
 }
 
 // The run failed with kBadInput and a message naming `node` and containing `text`.
