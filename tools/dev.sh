@@ -65,7 +65,12 @@ case "${1:-}" in
   demo)
     install_deps
     build
-    "$BUILD/tools/mixq" inspect "$ROOT/samples/mlp_tiny/model.onnx"
+    # Until the converter lands: what mixq sees in the digits CNN, then its FP32 run over the
+    # held-out images.
+    mkdir -p "$BUILD/demo"
+    "$BUILD/tools/mixq" inspect "$ROOT/samples/digits_cnn/model.onnx"
+    "$BUILD/tools/mixq" run "$ROOT/samples/digits_cnn/model.onnx" \
+      --data "$ROOT/samples/digits_cnn/eval.npz" -o "$BUILD/demo/digits_cnn.logits.npz"
     ;;
   test)
     install_deps

@@ -4,12 +4,21 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <set>
 
 namespace mixq::exec {
 
 double peak_rss_mb() {
+  // VmHWM is the high-water mark of this program image. getrusage's ru_maxrss survives exec on
+  // Linux, so a mixq started by a large parent (a Python harness) would report the parent's
+  // resident size; it is only the fallback where /proc is missing.
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;
+  }
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   return static_cast<double>(ru.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux

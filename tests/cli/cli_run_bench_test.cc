@@ -2,6 +2,7 @@
 // keys, and bad data refused with exit 2 naming the input and what was expected.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "mixq/calibration/data/data_source.h"
@@ -137,6 +138,35 @@ TEST(CliBench, TimesTheFirstRunOfData) {
   auto r = run_mixq({"bench", model.string(), "--data", (dir / "in.npz").string(), "--iters", "2"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("x float32[3, 4]"), std::string::npos) << r.out;
+}
+
+TEST(CliBench, ProfileChargesEveryNodeToItsOpType) {
+  // digits_cnn: Conv 3, BatchNormalization 3, Relu 4, Gemm 2, MaxPool, AveragePool, Pad,
+  // Constant, Flatten.
+  const std::string model = std::string(MIXQ_SOURCE_DIR) + "/samples/digits_cnn/model.onnx";
+  const std::string data = std::string(MIXQ_SOURCE_DIR) + "/samples/digits_cnn/calib.npz";
+  auto r = run_mixq({"bench", model, "--data", data, "--iters", "3", "--profile", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_TRUE(j.contains("profile")) << r.out;
+  std::map<std::string, int64_t> nodes;
+  double share = 0, previous = 1e300;
+  for (const auto& e : j["profile"]) {
+    nodes[e["op_type"].get<std::string>()] = e["nodes"].get<int64_t>();
+    share += e["share"].get<double>();
+    EXPECT_LE(e["ms_per_run"].get<double>(), previous) << "not sorted by time";
+    previous = e["ms_per_run"].get<double>();
+    EXPECT_GE(e["ms_per_run"].get<double>(), 0.0);
+  }
+  EXPECT_NEAR(share, 1.0, 1e-9);
+  EXPECT_EQ(nodes["Conv"], 3);
+  EXPECT_EQ(nodes["BatchNormalization"], 3);
+  EXPECT_EQ(nodes["Relu"], 4);
+  EXPECT_EQ(nodes["Gemm"], 2);
+  auto text = run_mixq({"bench", model, "--data", data, "--iters", "2", "--profile"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("profile  by op type"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("Conv "), std::string::npos) << text.out;
 }
 
 TEST(CliRun, rejects_model_with_unsupported_op_with_exit_3) {

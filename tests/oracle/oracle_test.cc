@@ -162,7 +162,7 @@ TEST(Oracle, MixqAgreesWithOnnxRuntime) {
                           "/tests/oracle/ort_run.py' '" + (dir / "manifest.tsv").string() + "'";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << "ONNX Runtime runner failed: " << cmd;
 
-  int compared = 0, ort_refused = 0, failures = 0;
+  int compared = 0, ort_refused = 0, failures = 0, samples = 0;
   job = 0;
   for (auto& c : cases) {
     if (!c.error.empty() && c.runs.empty()) {
@@ -205,7 +205,12 @@ TEST(Oracle, MixqAgreesWithOnnxRuntime) {
         }
       }
     }
-    if (refused) {
+    const bool is_sample = c.model.parent_path().parent_path().filename() == "samples";
+    samples += is_sample;
+    if (refused && is_sample) {
+      ADD_FAILURE() << "samples/" << c.name << ": ONNX Runtime must run every bundled sample";
+      ++failures;
+    } else if (refused) {
       ++ort_refused;
     } else {
       compared += ok;
@@ -215,8 +220,9 @@ TEST(Oracle, MixqAgreesWithOnnxRuntime) {
   std::cout << cases.size() << " models: " << compared << " agree with ONNX Runtime, " << failures
             << " disagree or fail, " << ort_refused << " ONNX Runtime cannot run\n";
   // ONNX Runtime 1.30 no longer implements the opset <= 6 versions of several ops used by 34 of
-  // the pytorch-converted models; the rest must all be compared.
-  EXPECT_GE(compared, 84) << "too few models compared";
+  // the pytorch-converted models; the rest, and every sample, must all be compared.
+  EXPECT_GE(samples, 3) << "samples/ has fewer models than the three bundled ones";
+  EXPECT_GE(compared, 83 + samples) << "too few models compared";
 }
 
 }  // namespace
