@@ -27,6 +27,8 @@ struct NodePlan {
   // The kernel last used, and the input dtypes it was chosen for.
   const KernelDef* kernel = nullptr;
   std::vector<DType> kernel_dtypes;
+  std::shared_ptr<NodeState>
+      state;  // the kernel's data kept across runs (KernelContext::node_state)
 };
 
 struct GraphPlan {
@@ -202,10 +204,12 @@ Status Executor::Impl::run_node(NodePlan& np, Frame& frame, Observer* observer) 
   }
 
   std::vector<ir::Tensor> out(n_out);
-  KernelContext ctx(node, np.opset, std::move(in), out, inferred, pool,
-                    [this, &frame](const ir::Graph& g, std::vector<ir::Tensor> sub_in) {
-                      return run_subgraph(g, std::move(sub_in), &frame);
-                    });
+  KernelContext ctx(
+      node, np.opset, std::move(in), out, inferred, pool,
+      [this, &frame](const ir::Graph& g, std::vector<ir::Tensor> sub_in) {
+        return run_subgraph(g, std::move(sub_in), &frame);
+      },
+      &np.state);
   MIXQ_RETURN_IF_ERROR(np.kernel->fn(ctx));
   ++stats.nodes_run;
 

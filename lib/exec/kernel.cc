@@ -5,14 +5,23 @@ namespace mixq::exec {
 KernelContext::KernelContext(const ir::Node& node, int64_t opset,
                              std::vector<const ir::Tensor*> inputs,
                              std::vector<ir::Tensor>& outputs, std::vector<ir::ValueType> inferred,
-                             ThreadPool& pool, SubgraphRunner subgraphs)
+                             ThreadPool& pool, SubgraphRunner subgraphs,
+                             std::shared_ptr<NodeState>* node_state)
     : node_(node),
       opset_(opset),
       inputs_(std::move(inputs)),
       outputs_(outputs),
       inferred_(std::move(inferred)),
       pool_(pool),
-      subgraphs_(std::move(subgraphs)) {}
+      subgraphs_(std::move(subgraphs)),
+      node_state_(node_state) {}
+
+bool KernelContext::input_is_initializer(size_t i) const {
+  if (!has_input(i) || i >= node_.inputs().size() || node_.input(i) == nullptr) return false;
+  const ir::Tensor* init = node_.input(i)->initializer();
+  return init != nullptr && init->raw_data() == input(i).raw_data() &&
+         init->dims() == input(i).dims() && init->dtype() == input(i).dtype();
+}
 
 const ir::ValueType& KernelContext::inferred_type(size_t i) const {
   static const ir::ValueType unknown;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -19,6 +20,11 @@
 namespace mixq::exec {
 
 class KernelContext;
+
+// Base of what a kernel keeps for its node across runs (KernelContext::node_state).
+struct NodeState {
+  virtual ~NodeState() = default;
+};
 using KernelFn = Status (*)(KernelContext& ctx);
 
 // Runs a subgraph (If/Loop/Scan body) with the given values for its inputs; returns its outputs.
@@ -29,7 +35,8 @@ class KernelContext {
  public:
   KernelContext(const ir::Node& node, int64_t opset, std::vector<const ir::Tensor*> inputs,
                 std::vector<ir::Tensor>& outputs, std::vector<ir::ValueType> inferred,
-                ThreadPool& pool, SubgraphRunner subgraphs);
+                ThreadPool& pool, SubgraphRunner subgraphs,
+                std::shared_ptr<NodeState>* node_state = nullptr);
 
   const ir::Node& node() const { return node_; }
   int64_t opset() const { return opset_; }
@@ -57,6 +64,13 @@ class KernelContext {
 
   ThreadPool& pool() { return pool_; }
 
+  // What a kernel keeps for its node from one run to the next (weights packed for its GEMM);
+  // empty on the first run. Without an executor-provided slot it lives for this call only.
+  std::shared_ptr<NodeState>& node_state() { return node_state_ ? *node_state_ : own_state_; }
+  // True when input i is the node's initializer itself (not a value fed over it), so data
+  // derived from it stays valid on later runs.
+  bool input_is_initializer(size_t i) const;
+
   Expected<std::vector<ir::Tensor>> run_subgraph(const ir::Graph& g,
                                                  std::vector<ir::Tensor> inputs) const;
 
@@ -77,6 +91,8 @@ class KernelContext {
   std::vector<ir::ValueType> inferred_;
   ThreadPool& pool_;
   SubgraphRunner subgraphs_;
+  std::shared_ptr<NodeState>* node_state_ = nullptr;
+  std::shared_ptr<NodeState> own_state_;
 };
 
 // A set of dtypes, as a bit mask over the ONNX numbers.

@@ -8,6 +8,7 @@
 #include "kernels/common.h"
 #include "kernels/gemm.h"
 #include "kernels/math/math_kernels.h"
+#include "kernels/packed_weights.h"
 
 namespace mixq::exec {
 namespace {
@@ -65,6 +66,31 @@ Status gemm_typed(KernelContext& ctx, const GemmShape& g, const T* a, const T* b
     MIXQ_RETURN_IF_ERROR((fill_with_c<S, T>(ctx, g, y)));
   } else {
     beta = T(0);
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    // A constant B (the weight of a linear layer): packed once; A B first, then alpha and
+    // beta C, elementwise.
+    const PackedRight* pb =
+        !g.trans_a && ctx.input(1).data<float>() == b
+            ? packed_weight<PackedRight>(
+                  ctx, 1, g.trans_b,
+                  [&] { return pack_right(b, g.k, g.n, g.trans_b ? g.k : g.n, g.trans_b); })
+            : nullptr;
+    if (pb != nullptr) {
+      std::vector<float> ab;
+      float* dst = y;
+      if (use_c || alpha != 1.0f) {
+        ab.resize(static_cast<size_t>(g.m * g.n));
+        dst = ab.data();
+      }
+      gemm_packed_right(&ctx.pool(), g.m, a, g.k, *pb, dst, g.n);
+      if (dst != y) {
+        for (size_t i = 0; i < ab.size(); ++i) {
+          y[i] = use_c ? alpha * ab[i] + beta * y[i] : alpha * ab[i];
+        }
+      }
+      return Status::ok_status();
+    }
   }
   gemm<T>(&ctx.pool(), g.m, g.n, g.k, alpha, a, g.trans_a ? g.m : g.k, g.trans_a, b,
           g.trans_b ? g.k : g.n, g.trans_b, beta, y, g.n);

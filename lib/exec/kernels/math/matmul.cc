@@ -6,6 +6,7 @@
 #include "kernels/common.h"
 #include "kernels/gemm.h"
 #include "kernels/math/math_kernels.h"
+#include "kernels/packed_weights.h"
 
 namespace mixq::exec {
 namespace {
@@ -53,6 +54,17 @@ Status matmul_typed(KernelContext& ctx, const T* a, const T* b, T* c) {
   bool shared_b = batches > 1;
   for (int64_t i = 0; shared_b && i < batches; ++i) {
     shared_b = b_off[static_cast<size_t>(i)] == b_off[0] && a_off[static_cast<size_t>(i)] == i;
+  }
+  if constexpr (std::is_same_v<T, float>) {
+    // A constant 2-D weight: packed once, then every row of every batch in one product.
+    if ((batches == 1 || shared_b) && ctx.input(1).rank() == 2 && ctx.input(1).data<float>() == b) {
+      const PackedRight* pb =
+          packed_weight<PackedRight>(ctx, 1, 0, [&] { return pack_right(b, K, N, N, false); });
+      if (pb != nullptr) {
+        gemm_packed_right(&ctx.pool(), batches * M, a, K, *pb, c, N);
+        return Status::ok_status();
+      }
+    }
   }
   if (shared_b) {
     gemm<T>(&ctx.pool(), batches * M, N, K, T(1), a, K, false, b + b_off[0] * K * N, N, false, T(0),

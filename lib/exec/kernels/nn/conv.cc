@@ -21,6 +21,7 @@
 #include "kernels/gemm.h"
 #include "kernels/nn/nn_kernels.h"
 #include "kernels/nn/nn_util.h"
+#include "kernels/packed_weights.h"
 
 namespace mixq::exec {
 namespace {
@@ -41,6 +42,9 @@ struct ConvProblem {
   const T* wt = nullptr;
   const T* bias = nullptr;
   T* y = nullptr;
+  // The weight of each group packed for gemm_packed_left (float32 with a constant weight on
+  // an AVX-512 build), else null.
+  const std::vector<std::unique_ptr<PackedLeft>>* packed = nullptr;
 };
 
 // Valid output range [lo, hi) along the last spatial axis for input offset `off`
@@ -186,15 +190,23 @@ void conv_gemm(ThreadPool& pool, const ConvProblem<T>& pb) {
       const T* xc = pb.x + (n * pb.C + g * pb.Cg) * pb.I;
       const T* wg = pb.wt + g * pb.Mg * pb.K;
       T* yb = pb.y + (n * pb.M + g * pb.Mg) * pb.P + p0;
-      if (pointwise) {
-        gemm<T>(gemm_pool, pb.Mg, width, pb.K, T(1), wg, pb.K, false, xc + p0, pb.I, false, T(0),
-                yb, pb.P);
-      } else {
+      const T* src = xc + p0;
+      int64_t ld = pb.I;
+      if (!pointwise) {
         col.resize(static_cast<size_t>(pb.K * width));
         im2col(pb, xc, lines_of(w, p0, p1), p0, width, col.data());
-        gemm<T>(gemm_pool, pb.Mg, width, pb.K, T(1), wg, pb.K, false, col.data(), width, false,
-                T(0), yb, pb.P);
+        src = col.data();
+        ld = width;
       }
+      if constexpr (std::is_same_v<T, float>) {
+        if (pb.packed != nullptr) {
+          gemm_packed_left(gemm_pool, *(*pb.packed)[static_cast<size_t>(g)], width, src, ld, yb,
+                           pb.P);
+          add_bias(pb, n, g * pb.Mg, (g + 1) * pb.Mg, p0, p1);
+          continue;
+        }
+      }
+      gemm<T>(gemm_pool, pb.Mg, width, pb.K, T(1), wg, pb.K, false, src, ld, false, T(0), yb, pb.P);
       add_bias(pb, n, g * pb.Mg, (g + 1) * pb.Mg, p0, p1);
     }
   };
@@ -313,6 +325,18 @@ Status conv_typed(KernelContext& ctx) {
   pb.wt = nn::compute_view<T>(pool, wt, ws);
   if (ctx.has_input(2)) pb.bias = nn::compute_view<T>(pool, ctx.input(2), bs);
   pb.y = nn::compute_out<T>(*yt, ys);
+  if constexpr (std::is_same_v<T, float>) {
+    if (pb.Cg != 1 && pb.wt == wt.data<float>()) {
+      using Packs = std::vector<std::unique_ptr<PackedLeft>>;
+      pb.packed = packed_weight<Packs>(ctx, 1, 0, [&] {
+        auto packs = std::make_unique<Packs>();
+        for (int64_t g = 0; g < pb.G; ++g) {
+          packs->push_back(pack_left(pb.wt + g * pb.Mg * pb.K, pb.Mg, pb.K, pb.K));
+        }
+        return packs;
+      });
+    }
+  }
   if (pb.Cg == 1) {
     conv_depthwise(pool, pb);
   } else {

@@ -1,0 +1,173 @@
+#include "kernels/packed_gemm.h"
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace mixq::exec {
+namespace {
+
+constexpr int64_t kBlock = 12;  // rows per tile: 12 × 2 accumulators of 16 floats
+constexpr int64_t kPanel = 32;  // columns per tile
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Runs task(t) for t in [0, tasks) on the pool, or in order without one.
+template <typename F>
+void for_tasks(ThreadPool* pool, int64_t tasks, const F& task) {
+  if (pool == nullptr) {
+    for (int64_t t = 0; t < tasks; ++t) task(t);
+    return;
+  }
+  pool->parallel_for(tasks, ThreadPool::grain_for(tasks, 1), [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) task(t);
+  });
+}
+
+#if defined(__AVX512F__)
+
+// Masks for the first `cols` (0..32) columns of a tile, split over the two vectors.
+__mmask16 low_mask(int64_t cols) {
+  return cols >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << cols) - 1);
+}
+__mmask16 high_mask(int64_t cols) {
+  return cols >= 32   ? __mmask16(0xFFFF)
+         : cols <= 16 ? __mmask16(0)
+                      : __mmask16((1u << (cols - 16)) - 1);
+}
+
+// R rows × 32 columns of C. Row i, step k multiplies the scalar a[k * kBlock + i] (a block of
+// rows packed k-major) with the 32 floats at b + k * b_k (masked to the tile's columns) and
+// accumulates in order of k.
+template <int R>
+void tile(const float* a, const float* b, int64_t b_k, int64_t K, __mmask16 m0, __mmask16 m1,
+          float* c, int64_t ldc) {
+  // Every loop over the R rows is unrolled so that the accumulators live in registers.
+  __m512 acc0[R], acc1[R];
+#pragma GCC unroll 16
+  for (int i = 0; i < R; ++i) acc0[i] = acc1[i] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < K; ++k) {
+    const __m512 b0 = _mm512_maskz_loadu_ps(m0, b + k * b_k);
+    const __m512 b1 = _mm512_maskz_loadu_ps(m1, b + k * b_k + 16);
+    const float* ak = a + k * kBlock;
+#pragma GCC unroll 16
+    for (int i = 0; i < R; ++i) {
+      const __m512 s = _mm512_set1_ps(ak[i]);
+      acc0[i] = _mm512_fmadd_ps(s, b0, acc0[i]);
+      acc1[i] = _mm512_fmadd_ps(s, b1, acc1[i]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < R; ++i) {
+    _mm512_mask_storeu_ps(c + i * ldc, m0, acc0[i]);
+    _mm512_mask_storeu_ps(c + i * ldc + 16, m1, acc1[i]);
+  }
+}
+
+using TileFn = void (*)(const float*, const float*, int64_t, int64_t, __mmask16, __mmask16, float*,
+                        int64_t);
+template <int... R>
+constexpr std::array<TileFn, sizeof...(R) + 1> make_tiles(std::integer_sequence<int, R...>) {
+  return {nullptr, &tile<R + 1>...};
+}
+constexpr auto kTiles = make_tiles(std::make_integer_sequence<int, kBlock>{});
+
+#endif  // __AVX512F__
+
+// Rows of A [M, K] (leading dimension lda) packed k-major in blocks of kBlock rows:
+// out[(i / kBlock) * K * kBlock + k * kBlock + i % kBlock], zero padded to whole blocks.
+void pack_rows(const float* A, int64_t M, int64_t K, int64_t lda, float* out) {
+  const int64_t blocks = ceil_div(M, kBlock);
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    float* dst = out + blk * K * kBlock;
+    const int64_t rows = std::min(kBlock, M - blk * kBlock);
+    for (int64_t k = 0; k < K; ++k) {
+      for (int64_t r = 0; r < kBlock; ++r) {
+        dst[k * kBlock + r] = r < rows ? A[(blk * kBlock + r) * lda + k] : 0.0f;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool packed_gemm_available() {
+#if defined(__AVX512F__)
+  return true;
+#else
+  return false;
+#endif
+}
+
+std::unique_ptr<PackedRight> pack_right(const float* B, int64_t K, int64_t N, int64_t ldb,
+                                        bool trans_b) {
+  auto p = std::make_unique<PackedRight>();
+  p->K = K;
+  p->N = N;
+  p->data.assign(static_cast<size_t>(ceil_div(N, kPanel) * K * kPanel), 0.0f);
+  for (int64_t j = 0; j < N; ++j) {
+    float* dst = p->data.data() + (j / kPanel) * K * kPanel + j % kPanel;
+    for (int64_t k = 0; k < K; ++k) dst[k * kPanel] = trans_b ? B[j * ldb + k] : B[k * ldb + j];
+  }
+  return p;
+}
+
+std::unique_ptr<PackedLeft> pack_left(const float* W, int64_t M, int64_t K, int64_t ldw) {
+  auto p = std::make_unique<PackedLeft>();
+  p->M = M;
+  p->K = K;
+  p->data.resize(static_cast<size_t>(ceil_div(M, kBlock) * K * kBlock));
+  pack_rows(W, M, K, ldw, p->data.data());
+  return p;
+}
+
+void gemm_packed_right(ThreadPool* pool, int64_t M, const float* A, int64_t lda,
+                       const PackedRight& b, float* C, int64_t ldc) {
+#if defined(__AVX512F__)
+  const int64_t K = b.K, N = b.N;
+  const int64_t blocks = ceil_div(M, kBlock);
+  // A is packed like a left weight (M x K copied once; the product reads it N / 32 times).
+  std::vector<float> ap(static_cast<size_t>(blocks * K * kBlock));
+  for_tasks(pool, blocks, [&](int64_t blk) {
+    pack_rows(A + blk * kBlock * lda, std::min(kBlock, M - blk * kBlock), K, lda,
+              ap.data() + blk * K * kBlock);
+  });
+  // Consecutive tasks share a weight panel, which stays in cache while row blocks pass.
+  for_tasks(pool, blocks * ceil_div(N, kPanel), [&](int64_t t) {
+    const int64_t blk = t % blocks;
+    const int64_t j0 = (t / blocks) * kPanel;
+    const int64_t rows = std::min(kBlock, M - blk * kBlock);
+    const int64_t cols = std::min(kPanel, N - j0);
+    kTiles[static_cast<size_t>(rows)](ap.data() + blk * K * kBlock, b.data.data() + j0 * K, kPanel,
+                                      K, low_mask(cols), high_mask(cols),
+                                      C + blk * kBlock * ldc + j0, ldc);
+  });
+#else
+  (void)pool, (void)M, (void)A, (void)lda, (void)b, (void)C, (void)ldc;
+#endif
+}
+
+void gemm_packed_left(ThreadPool* pool, const PackedLeft& w, int64_t N, const float* X, int64_t ldx,
+                      float* C, int64_t ldc) {
+#if defined(__AVX512F__)
+  const int64_t M = w.M, K = w.K;
+  const int64_t blocks = ceil_div(M, kBlock);
+  // Consecutive tasks share a column panel of X, which stays in cache while weight blocks pass.
+  for_tasks(pool, blocks * ceil_div(N, kPanel), [&](int64_t t) {
+    const int64_t i0 = (t % blocks) * kBlock;
+    const int64_t j0 = (t / blocks) * kPanel;
+    const int64_t rows = std::min(kBlock, M - i0);
+    const int64_t cols = std::min(kPanel, N - j0);
+    kTiles[static_cast<size_t>(rows)](w.data.data() + i0 * K, X + j0, ldx, K, low_mask(cols),
+                                      high_mask(cols), C + i0 * ldc + j0, ldc);
+  });
+#else
+  (void)pool, (void)w, (void)N, (void)X, (void)ldx, (void)C, (void)ldc;
+#endif
+}
+
+}  // namespace mixq::exec

@@ -1,0 +1,50 @@
+// Float32 matrix products with the constant operand (a weight) packed once, ahead of the runs.
+//
+// Eigen repacks both operands on every call; for inference-sized products (128 tokens × a
+// 256×768 weight, a 64×576 convolution weight against 3136 positions) that repacking and a
+// separate im2col copy cost a third of the time. Here the weight is laid out once into the
+// order the register-blocked inner kernel reads it, and the other operand is read in place:
+//
+//   PackedRight: C[M, N] = A[M, K] · B      (MatMul/Gemm: activations times a weight B[K, N])
+//   PackedLeft:  C[M, N] = W · X[K, N]      (Conv: weight W[M, K] times im2col or input rows)
+//
+// Every output element is one fused multiply-add chain over k = 0..K-1 in order, computed by
+// one tile, so results do not depend on the thread count or on how tiles are scheduled.
+// Available when the build targets AVX-512 (MIXQ_NATIVE on such a machine); otherwise
+// packed_gemm_available() is false and callers use gemm() (Eigen). Internal.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "mixq/exec/thread_pool.h"
+
+namespace mixq::exec {
+
+bool packed_gemm_available();
+
+struct PackedRight {
+  int64_t K = 0, N = 0;
+  std::vector<float> data;  // panels of kPanel columns: [N / kPanel][K][kPanel], zero padded
+};
+
+struct PackedLeft {
+  int64_t M = 0, K = 0;
+  std::vector<float> data;  // blocks of kBlock rows: [M / kBlock][K][kBlock], zero padded
+};
+
+// B is [K, N] with leading dimension ldb, or with trans_b the transpose of B[N, K].
+std::unique_ptr<PackedRight> pack_right(const float* B, int64_t K, int64_t N, int64_t ldb,
+                                        bool trans_b);
+// W is [M, K] with leading dimension ldw.
+std::unique_ptr<PackedLeft> pack_left(const float* W, int64_t M, int64_t K, int64_t ldw);
+
+// C = A · B, A row-major [M, K] with leading dimension lda; C is overwritten.
+void gemm_packed_right(ThreadPool* pool, int64_t M, const float* A, int64_t lda,
+                       const PackedRight& b, float* C, int64_t ldc);
+// C = W · X, X row-major [K, N] with leading dimension ldx; C is overwritten.
+void gemm_packed_left(ThreadPool* pool, const PackedLeft& w, int64_t N, const float* X, int64_t ldx,
+                      float* C, int64_t ldc);
+
+}  // namespace mixq::exec
