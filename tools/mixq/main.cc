@@ -1,4 +1,6 @@
 // The mixq command line: parse, run one subcommand, map its Status to an exit code.
+#include <malloc.h>
+
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <vector>
@@ -10,6 +12,13 @@
 
 int main(int argc, char** argv) {
   using namespace mixq;
+  // The executor allocates and frees the same large intermediates on every run. By default
+  // glibc serves blocks over 128 KiB-32 MiB with mmap and returns freed heap tops to the system,
+  // so each run page-faults its buffers in again: on the GPT benchmark that made runs 10-40%
+  // slower and noisy (docs/benchmarks.md). Keep freed memory in the process instead; the peak
+  // resident size is unchanged.
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   CLI::App app{"mixq: post-training quantization for ONNX models (FP8, INT8, FP16)", "mixq"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");

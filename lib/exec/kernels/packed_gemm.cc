@@ -41,18 +41,19 @@ __mmask16 high_mask(int64_t cols) {
 }
 
 // R rows × 32 columns of C. Row i, step k multiplies the scalar a[k * kBlock + i] (a block of
-// rows packed k-major) with the 32 floats at b + k * b_k (masked to the tile's columns) and
-// accumulates in order of k.
-template <int R>
-void tile(const float* a, const float* b, int64_t b_k, int64_t K, __mmask16 m0, __mmask16 m1,
-          float* c, int64_t ldc) {
+// rows packed k-major) with the 32 floats at row_k = b + k * b_k, or b + koff[k] with
+// kOffsets (masked to the tile's columns), and accumulates in order of k.
+template <int R, bool kOffsets>
+void tile(const float* a, const float* b, int64_t b_k, const int64_t* koff, int64_t K, __mmask16 m0,
+          __mmask16 m1, float* c, int64_t ldc) {
   // Every loop over the R rows is unrolled so that the accumulators live in registers.
   __m512 acc0[R], acc1[R];
 #pragma GCC unroll 16
   for (int i = 0; i < R; ++i) acc0[i] = acc1[i] = _mm512_setzero_ps();
   for (int64_t k = 0; k < K; ++k) {
-    const __m512 b0 = _mm512_maskz_loadu_ps(m0, b + k * b_k);
-    const __m512 b1 = _mm512_maskz_loadu_ps(m1, b + k * b_k + 16);
+    const float* row = kOffsets ? b + koff[k] : b + k * b_k;
+    const __m512 b0 = _mm512_maskz_loadu_ps(m0, row);
+    const __m512 b1 = _mm512_maskz_loadu_ps(m1, row + 16);
     const float* ak = a + k * kBlock;
 #pragma GCC unroll 16
     for (int i = 0; i < R; ++i) {
@@ -68,13 +69,14 @@ void tile(const float* a, const float* b, int64_t b_k, int64_t K, __mmask16 m0, 
   }
 }
 
-using TileFn = void (*)(const float*, const float*, int64_t, int64_t, __mmask16, __mmask16, float*,
-                        int64_t);
-template <int... R>
+using TileFn = void (*)(const float*, const float*, int64_t, const int64_t*, int64_t, __mmask16,
+                        __mmask16, float*, int64_t);
+template <bool kOffsets, int... R>
 constexpr std::array<TileFn, sizeof...(R) + 1> make_tiles(std::integer_sequence<int, R...>) {
-  return {nullptr, &tile<R + 1>...};
+  return {nullptr, &tile<R + 1, kOffsets>...};
 }
-constexpr auto kTiles = make_tiles(std::make_integer_sequence<int, kBlock>{});
+constexpr auto kTiles = make_tiles<false>(std::make_integer_sequence<int, kBlock>{});
+constexpr auto kOffsetTiles = make_tiles<true>(std::make_integer_sequence<int, kBlock>{});
 
 #endif  // __AVX512F__
 
@@ -143,7 +145,7 @@ void gemm_packed_right(ThreadPool* pool, int64_t M, const float* A, int64_t lda,
     const int64_t rows = std::min(kBlock, M - blk * kBlock);
     const int64_t cols = std::min(kPanel, N - j0);
     kTiles[static_cast<size_t>(rows)](ap.data() + blk * K * kBlock, b.data.data() + j0 * K, kPanel,
-                                      K, low_mask(cols), high_mask(cols),
+                                      nullptr, K, low_mask(cols), high_mask(cols),
                                       C + blk * kBlock * ldc + j0, ldc);
   });
 #else
@@ -162,11 +164,30 @@ void gemm_packed_left(ThreadPool* pool, const PackedLeft& w, int64_t N, const fl
     const int64_t j0 = (t / blocks) * kPanel;
     const int64_t rows = std::min(kBlock, M - i0);
     const int64_t cols = std::min(kPanel, N - j0);
-    kTiles[static_cast<size_t>(rows)](w.data.data() + i0 * K, X + j0, ldx, K, low_mask(cols),
-                                      high_mask(cols), C + i0 * ldc + j0, ldc);
+    kTiles[static_cast<size_t>(rows)](w.data.data() + i0 * K, X + j0, ldx, nullptr, K,
+                                      low_mask(cols), high_mask(cols), C + i0 * ldc + j0, ldc);
   });
 #else
   (void)pool, (void)w, (void)N, (void)X, (void)ldx, (void)C, (void)ldc;
+#endif
+}
+
+void gemm_packed_left_offsets(ThreadPool* pool, const PackedLeft& w, int64_t N, const float* X,
+                              const int64_t* koff, float* C, int64_t ldc) {
+#if defined(__AVX512F__)
+  const int64_t M = w.M, K = w.K;
+  const int64_t blocks = ceil_div(M, kBlock);
+  for_tasks(pool, blocks * ceil_div(N, kPanel), [&](int64_t t) {
+    const int64_t i0 = (t % blocks) * kBlock;
+    const int64_t j0 = (t / blocks) * kPanel;
+    const int64_t rows = std::min(kBlock, M - i0);
+    const int64_t cols = std::min(kPanel, N - j0);
+    kOffsetTiles[static_cast<size_t>(rows)](w.data.data() + i0 * K, X + j0, 0, koff, K,
+                                            low_mask(cols), high_mask(cols), C + i0 * ldc + j0,
+                                            ldc);
+  });
+#else
+  (void)pool, (void)w, (void)N, (void)X, (void)koff, (void)C, (void)ldc;
 #endif
 }
 

@@ -47,4 +47,9 @@ void gemm_packed_right(ThreadPool* pool, int64_t M, const float* A, int64_t lda,
 void gemm_packed_left(ThreadPool* pool, const PackedLeft& w, int64_t N, const float* X, int64_t ldx,
                       float* C, int64_t ldc);
 
+// C = W · X' with X'[k][j] = X[koff[k] + j]: the rows of X are read at any offsets (a
+// convolution reads shifted rows of its padded input this way instead of an im2col copy).
+void gemm_packed_left_offsets(ThreadPool* pool, const PackedLeft& w, int64_t N, const float* X,
+                              const int64_t* koff, float* C, int64_t ldc);
+
 }  // namespace mixq::exec

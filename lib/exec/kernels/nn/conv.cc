@@ -164,6 +164,81 @@ void add_bias(const ConvProblem<T>& pb, int64_t n, int64_t m0, int64_t m1, int64
   }
 }
 
+// Stride-1, undilated 2-D convolutions with a packed weight, without im2col. The input of each
+// (image, group) is copied once into a zero-padded [Cg, Hp, Wp] buffer. Output position q in
+// "wide" coordinates (q = oh * Wp + ow) and reduction index k = (c, i, j) read the padded input
+// at koff[k] + q with koff[k] = c*Hp*Wp + i*Wp + j, so the packed tile reads shifted rows of the
+// buffer directly; the Wp - W_out wide positions at the end of each row are discarded. Items
+// are (image, group, block of output rows). Returns false when the shape does not qualify.
+bool conv_direct(ThreadPool& pool, const ConvProblem<float>& pb) {
+  const Window& w = pb.w;
+  if (pb.packed == nullptr || w.n != 2) return false;
+  for (size_t d = 0; d < 2; ++d) {
+    if (w.strides[d] != 1 || w.dilations[d] != 1) return false;
+  }
+  const int64_t kh = w.kernel[0], kw = w.kernel[1];
+  if (kh * kw == 1) return false;  // pointwise: the input rows are already the GEMM operand
+  const int64_t H = w.in[0], W = w.in[1];
+  const int64_t Hp = H + w.pad_begin[0] + w.pad_end[0];
+  const int64_t Wp = W + w.pad_begin[1] + w.pad_end[1];
+  const int64_t Ho = w.out[0], Wo = w.out[1];
+  // Narrow rows waste too much of each tile on discarded positions: im2col does better there.
+  if (Wp < 16 || Ho != Hp - kh + 1 || Wo != Wp - kw + 1) return false;
+  const int64_t plane = Hp * Wp;
+  const int64_t images = pb.N * pb.G;
+  std::vector<float> xpad(static_cast<size_t>(images * pb.Cg * plane), 0.0f);
+  pool.parallel_for(images * pb.Cg, ThreadPool::grain_for(images * pb.Cg, 4),
+                    [&](int64_t c0, int64_t c1) {
+                      for (int64_t c = c0; c < c1; ++c) {
+                        const float* src = pb.x + c * H * W;  // channels of all groups in order
+                        float* dst = xpad.data() + c * plane + w.pad_begin[0] * Wp + w.pad_begin[1];
+                        for (int64_t h = 0; h < H; ++h) {
+                          std::memcpy(dst + h * Wp, src + h * W, sizeof(float) * W);
+                        }
+                      }
+                    });
+  std::vector<int64_t> koff(static_cast<size_t>(pb.K));
+  for (int64_t c = 0; c < pb.Cg; ++c) {
+    for (int64_t i = 0; i < kh; ++i) {
+      for (int64_t j = 0; j < kw; ++j)
+        koff[static_cast<size_t>((c * kh + i) * kw + j)] = c * plane + i * Wp + j;
+    }
+  }
+  // At least 256 wide positions per item: the tiles are 32 positions wide, and an item of one
+  // short row would leave most of each tile empty. Few items split inside the GEMM instead.
+  const int64_t rows = std::clamp<int64_t>((256 + Wp - 1) / Wp, 1, Ho);
+  const int64_t blocks = (Ho + rows - 1) / rows;
+  const int64_t items = images * blocks;
+  ThreadPool* gemm_pool = items >= 16 ? nullptr : &pool;
+  auto run = [&](int64_t i0, int64_t i1) {
+    std::vector<float> wide;
+    for (int64_t it = i0; it < i1; ++it) {
+      const int64_t img = it / blocks;  // n * G + g
+      const int64_t n = img / pb.G, g = img % pb.G;
+      const int64_t r0 = (it % blocks) * rows;
+      const int64_t r1 = std::min(Ho, r0 + rows);
+      const int64_t len = (r1 - r0 - 1) * Wp + Wo;
+      wide.resize(static_cast<size_t>(pb.Mg * len));
+      gemm_packed_left_offsets(gemm_pool, *(*pb.packed)[static_cast<size_t>(g)], len,
+                               xpad.data() + img * pb.Cg * plane + r0 * Wp, koff.data(),
+                               wide.data(), len);
+      for (int64_t m = 0; m < pb.Mg; ++m) {
+        float* yr = pb.y + (n * pb.M + g * pb.Mg + m) * pb.P;
+        for (int64_t r = r0; r < r1; ++r) {
+          std::memcpy(yr + r * Wo, wide.data() + m * len + (r - r0) * Wp, sizeof(float) * Wo);
+        }
+      }
+      add_bias(pb, n, g * pb.Mg, (g + 1) * pb.Mg, r0 * Wo, r1 * Wo);
+    }
+  };
+  if (gemm_pool != nullptr) {
+    run(0, items);
+  } else {
+    pool.parallel_for(items, 1, run);
+  }
+  return true;
+}
+
 // General and pointwise paths: items are (n, g, block of output positions).
 template <typename T>
 void conv_gemm(ThreadPool& pool, const ConvProblem<T>& pb) {
@@ -337,11 +412,10 @@ Status conv_typed(KernelContext& ctx) {
       });
     }
   }
-  if (pb.Cg == 1) {
-    conv_depthwise(pool, pb);
-  } else {
-    conv_gemm(pool, pb);
-  }
+  bool direct = false;
+  if constexpr (std::is_same_v<T, float>) direct = pb.Cg != 1 && conv_direct(pool, pb);
+  if (!direct && pb.Cg == 1) conv_depthwise(pool, pb);
+  if (!direct && pb.Cg != 1) conv_gemm(pool, pb);
   nn::finish_output(pool, *yt, ys);
   return Status::ok_status();
 }
