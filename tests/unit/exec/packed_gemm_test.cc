@@ -166,5 +166,24 @@ TEST(PackedGemm, MatMulGemmConvWithInitializerWeightsMatchFedWeights) {
                      spec(11));
 }
 
+// Stride-1 convolutions whose padded rows are at least 16 wide take the im2col-free path
+// (shifted rows of a padded copy of the input); the fed-weight run uses im2col and Eigen.
+TEST(PackedGemm, DirectStride1ConvMatchesIm2col) {
+  SKIP_WITHOUT_PACKED_GEMM();
+  // Asymmetric pads, a 3x5 kernel, two groups, bias, two images: padded width 23, output 9x19.
+  expect_paths_agree(
+      "Conv",
+      {random_floats({2, 6, 10, 20}, 11), random_floats({8, 3, 3, 5}, 12), random_floats({8}, 13)},
+      spec(13, both(int_attr("group", 2), ints_attr("pads", {1, 2, 0, 1}))));
+  // A ResNet-like layer: 40 output channels (a 4-row tile tail), 32x32 with pads of 1, and
+  // enough rows for several items across threads.
+  expect_paths_agree("Conv",
+                     {random_floats({1, 16, 32, 32}, 14), random_floats({40, 16, 3, 3}, 15)},
+                     spec(13, ints_attr("pads", {1, 1, 1, 1})));
+  // No padding: the output is narrower than the input rows it reads.
+  expect_paths_agree("Conv", {random_floats({1, 4, 6, 30}, 16), random_floats({5, 4, 2, 3}, 17)},
+                     spec(13));
+}
+
 }  // namespace
 }  // namespace mixq
