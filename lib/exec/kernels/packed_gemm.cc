@@ -133,7 +133,7 @@ void gemm_packed_right(ThreadPool* pool, int64_t M, const float* A, int64_t lda,
   const int64_t K = b.K, N = b.N;
   const int64_t blocks = ceil_div(M, kBlock);
   // A is packed like a left weight (M x K copied once; the product reads it N / 32 times).
-  std::vector<float> ap(static_cast<size_t>(blocks * K * kBlock));
+  AlignedFloats ap(static_cast<size_t>(blocks * K * kBlock));
   for_tasks(pool, blocks, [&](int64_t blk) {
     pack_rows(A + blk * kBlock * lda, std::min(kBlock, M - blk * kBlock), K, lda,
               ap.data() + blk * K * kBlock);

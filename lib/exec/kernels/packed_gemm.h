@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <vector>
 
 #include "mixq/exec/thread_pool.h"
@@ -24,14 +25,33 @@ namespace mixq::exec {
 
 bool packed_gemm_available();
 
+// Float storage on 64-byte boundaries, so that the tiles' 64-byte loads of packed rows never
+// straddle two cache lines.
+template <typename T>
+struct CacheLineAllocator {
+  using value_type = T;
+  CacheLineAllocator() = default;
+  template <typename U>
+  CacheLineAllocator(const CacheLineAllocator<U>&) {}  // NOLINT(google-explicit-constructor)
+  T* allocate(size_t n) {
+    return static_cast<T*>(::operator new (n * sizeof(T), std::align_val_t{64}));
+  }
+  void deallocate(T* p, size_t) { ::operator delete (p, std::align_val_t{64}); }
+  template <typename U>
+  bool operator==(const CacheLineAllocator<U>&) const {
+    return true;
+  }
+};
+using AlignedFloats = std::vector<float, CacheLineAllocator<float>>;
+
 struct PackedRight {
   int64_t K = 0, N = 0;
-  std::vector<float> data;  // panels of kPanel columns: [N / kPanel][K][kPanel], zero padded
+  AlignedFloats data;  // panels of kPanel columns: [N / kPanel][K][kPanel], zero padded
 };
 
 struct PackedLeft {
   int64_t M = 0, K = 0;
-  std::vector<float> data;  // blocks of kBlock rows: [M / kBlock][K][kBlock], zero padded
+  AlignedFloats data;  // blocks of kBlock rows: [M / kBlock][K][kBlock], zero padded
 };
 
 // B is [K, N] with leading dimension ldb, or with trans_b the transpose of B[N, K].

@@ -186,7 +186,7 @@ bool conv_direct(ThreadPool& pool, const ConvProblem<float>& pb) {
   if (Wp < 16 || Ho != Hp - kh + 1 || Wo != Wp - kw + 1) return false;
   const int64_t plane = Hp * Wp;
   const int64_t images = pb.N * pb.G;
-  std::vector<float> xpad(static_cast<size_t>(images * pb.Cg * plane), 0.0f);
+  AlignedFloats xpad(static_cast<size_t>(images * pb.Cg * plane), 0.0f);
   pool.parallel_for(images * pb.Cg, ThreadPool::grain_for(images * pb.Cg, 4),
                     [&](int64_t c0, int64_t c1) {
                       for (int64_t c = c0; c < c1; ++c) {
@@ -211,7 +211,7 @@ bool conv_direct(ThreadPool& pool, const ConvProblem<float>& pb) {
   const int64_t items = images * blocks;
   ThreadPool* gemm_pool = items >= 16 ? nullptr : &pool;
   auto run = [&](int64_t i0, int64_t i1) {
-    std::vector<float> wide;
+    AlignedFloats wide;
     for (int64_t it = i0; it < i1; ++it) {
       const int64_t img = it / blocks;  // n * G + g
       const int64_t n = img / pb.G, g = img % pb.G;
