@@ -16,14 +16,18 @@ constexpr int64_t kPanel = 32;  // columns per tile
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// Runs task(t) for t in [0, tasks) on the pool, or in order without one.
+// Runs task(t) for t in [0, tasks) on the pool, or in order without one. `group` consecutive
+// tasks share an operand panel; when there are enough groups, a thread takes whole groups so
+// that each panel is read into one core's cache only. (Every output is computed by one task
+// in the same order whatever the split, so this affects speed only.)
 template <typename F>
-void for_tasks(ThreadPool* pool, int64_t tasks, const F& task) {
+void for_tasks(ThreadPool* pool, int64_t tasks, int64_t group, const F& task) {
   if (pool == nullptr) {
     for (int64_t t = 0; t < tasks; ++t) task(t);
     return;
   }
-  pool->parallel_for(tasks, ThreadPool::grain_for(tasks, 1), [&](int64_t t0, int64_t t1) {
+  const int64_t grain = tasks / group >= 8 ? group : ThreadPool::grain_for(tasks, 1);
+  pool->parallel_for(tasks, grain, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) task(t);
   });
 }
@@ -134,12 +138,12 @@ void gemm_packed_right(ThreadPool* pool, int64_t M, const float* A, int64_t lda,
   const int64_t blocks = ceil_div(M, kBlock);
   // A is packed like a left weight (M x K copied once; the product reads it N / 32 times).
   AlignedFloats ap(static_cast<size_t>(blocks * K * kBlock));
-  for_tasks(pool, blocks, [&](int64_t blk) {
+  for_tasks(pool, blocks, 1, [&](int64_t blk) {
     pack_rows(A + blk * kBlock * lda, std::min(kBlock, M - blk * kBlock), K, lda,
               ap.data() + blk * K * kBlock);
   });
   // Consecutive tasks share a weight panel, which stays in cache while row blocks pass.
-  for_tasks(pool, blocks * ceil_div(N, kPanel), [&](int64_t t) {
+  for_tasks(pool, blocks * ceil_div(N, kPanel), blocks, [&](int64_t t) {
     const int64_t blk = t % blocks;
     const int64_t j0 = (t / blocks) * kPanel;
     const int64_t rows = std::min(kBlock, M - blk * kBlock);
@@ -159,7 +163,7 @@ void gemm_packed_left(ThreadPool* pool, const PackedLeft& w, int64_t N, const fl
   const int64_t M = w.M, K = w.K;
   const int64_t blocks = ceil_div(M, kBlock);
   // Consecutive tasks share a column panel of X, which stays in cache while weight blocks pass.
-  for_tasks(pool, blocks * ceil_div(N, kPanel), [&](int64_t t) {
+  for_tasks(pool, blocks * ceil_div(N, kPanel), blocks, [&](int64_t t) {
     const int64_t i0 = (t % blocks) * kBlock;
     const int64_t j0 = (t / blocks) * kPanel;
     const int64_t rows = std::min(kBlock, M - i0);
@@ -177,7 +181,7 @@ void gemm_packed_left_offsets(ThreadPool* pool, const PackedLeft& w, int64_t N, 
 #if defined(__AVX512F__)
   const int64_t M = w.M, K = w.K;
   const int64_t blocks = ceil_div(M, kBlock);
-  for_tasks(pool, blocks * ceil_div(N, kPanel), [&](int64_t t) {
+  for_tasks(pool, blocks * ceil_div(N, kPanel), blocks, [&](int64_t t) {
     const int64_t i0 = (t % blocks) * kBlock;
     const int64_t j0 = (t / blocks) * kPanel;
     const int64_t rows = std::min(kBlock, M - i0);

@@ -167,8 +167,9 @@ TEST(PackedGemm, MatMulGemmConvWithInitializerWeightsMatchFedWeights) {
 }
 
 // Stride-1 convolutions whose padded rows are at least 16 wide take the im2col-free path
-// (shifted rows of a padded copy of the input); the fed-weight run uses im2col and Eigen.
-TEST(PackedGemm, DirectStride1ConvMatchesIm2col) {
+// (shifted rows of a padded copy of the input); strided ones take im2col with the packed
+// weight. The fed-weight runs use im2col and Eigen.
+TEST(PackedGemm, PackedConvPathsMatchEigen) {
   SKIP_WITHOUT_PACKED_GEMM();
   // Asymmetric pads, a 3x5 kernel, two groups, bias, two images: padded width 23, output 9x19.
   expect_paths_agree(
@@ -183,6 +184,25 @@ TEST(PackedGemm, DirectStride1ConvMatchesIm2col) {
   // No padding: the output is narrower than the input rows it reads.
   expect_paths_agree("Conv", {random_floats({1, 4, 6, 30}, 16), random_floats({5, 4, 2, 3}, 17)},
                      spec(13));
+  // Stride 2: a 3x3 with pads of 1 on an odd size, a ResNet stem (7x7, pads 3, 3 channels),
+  // a 1x1 downsample, and asymmetric pads with a 4x3 kernel.
+  const auto stride = [](int64_t s, std::vector<int64_t> pads) {
+    return both(ints_attr("strides", {s, s}), ints_attr("pads", pads));
+  };
+  expect_paths_agree("Conv",
+                     {random_floats({2, 8, 33, 35}, 18), random_floats({20, 8, 3, 3}, 19),
+                      random_floats({20}, 20)},
+                     spec(13, stride(2, {1, 1, 1, 1})));
+  expect_paths_agree("Conv", {random_floats({1, 3, 40, 40}, 21), random_floats({16, 3, 7, 7}, 22)},
+                     spec(13, stride(2, {3, 3, 3, 3})));
+  expect_paths_agree("Conv",
+                     {random_floats({1, 16, 40, 40}, 23), random_floats({24, 16, 1, 1}, 24)},
+                     spec(13, stride(2, {0, 0, 0, 0})));
+  expect_paths_agree("Conv", {random_floats({1, 6, 21, 50}, 25), random_floats({7, 6, 4, 3}, 26)},
+                     spec(13, stride(2, {0, 1, 2, 0})));
+  // Stride 3, grouped.
+  expect_paths_agree("Conv", {random_floats({1, 4, 30, 60}, 27), random_floats({6, 2, 3, 3}, 28)},
+                     spec(13, both(int_attr("group", 2), stride(3, {1, 1, 1, 1}))));
 }
 
 }  // namespace
