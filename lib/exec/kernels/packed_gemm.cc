@@ -17,8 +17,8 @@ constexpr int64_t kPanel = 32;  // columns per tile
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Runs task(t) for t in [0, tasks) on the pool, or in order without one. `group` consecutive
-// tasks share an operand panel; when there are enough groups, a thread takes whole groups so
-// that each panel is read into one core's cache only. (Every output is computed by one task
+// tasks share an operand panel; a chunk of work stays within a group so that each panel is read
+// into as few cores' caches as possible. (Every output is computed by one task
 // in the same order whatever the split, so this affects speed only.)
 template <typename F>
 void for_tasks(ThreadPool* pool, int64_t tasks, int64_t group, const F& task) {
@@ -26,7 +26,11 @@ void for_tasks(ThreadPool* pool, int64_t tasks, int64_t group, const F& task) {
     for (int64_t t = 0; t < tasks; ++t) task(t);
     return;
   }
-  const int64_t grain = tasks / group >= 8 ? group : ThreadPool::grain_for(tasks, 1);
+  // At least 16 chunks (balance), each within one group: groups are halved, thirded, ... as
+  // needed, so a panel is shared by at most that many threads.
+  const int64_t groups = std::max<int64_t>(1, tasks / group);
+  const int64_t split = std::min(group, (16 + groups - 1) / groups);
+  const int64_t grain = (group + split - 1) / split;
   pool->parallel_for(tasks, grain, [&](int64_t t0, int64_t t1) {
     for (int64_t t = t0; t < t1; ++t) task(t);
   });
