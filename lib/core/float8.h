@@ -20,6 +20,7 @@
 
 #include <bit>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 
 #include "mixq/core/float_bits.h"
@@ -126,6 +127,14 @@ inline uint8_t double_to_uint4(double d, bool saturate) {
 }
 inline uint8_t float_to_int4(float f, bool saturate) { return double_to_int4(f, saturate); }
 inline uint8_t float_to_uint4(float f, bool saturate) { return double_to_uint4(f, saturate); }
+
+// Bulk conversions, bit-identical to the scalar functions above for every input. The encoders
+// are written without branches so that the compiler vectorises them (16 lanes per AVX-512
+// instruction on MIXQ_NATIVE builds); the decoders read a 256-entry table.
+void floats_to_float8e4m3fn(const float* in, uint8_t* out, size_t n, bool saturate = true);
+void floats_to_float8e5m2(const float* in, uint8_t* out, size_t n, bool saturate = true);
+void float8e4m3fn_to_floats(const uint8_t* in, float* out, size_t n);
+void float8e5m2_to_floats(const uint8_t* in, float* out, size_t n);
 
 // 4-bit decoders: the nibble's value (int4 sign-extended).
 inline int int4_to_int(uint8_t nibble) {

@@ -214,6 +214,39 @@ TEST(NumberFormats, MillionValuesEncodeAsTheReferenceSays) {
   }
 }
 
+// The bulk (vectorised) conversions give the scalar functions' codes for every test value.
+TEST(NumberFormats, BulkConversionsMatchScalar) {
+  struct Bulk {
+    const Format* f;
+    void (*encode)(const float*, uint8_t*, size_t, bool);
+    void (*decode)(const uint8_t*, float*, size_t);
+  };
+  const Bulk bulks[] = {{&kFormats[0], floats_to_float8e4m3fn, float8e4m3fn_to_floats},
+                        {&kFormats[2], floats_to_float8e5m2, float8e5m2_to_floats}};
+  for (const auto& b : bulks) {
+    const auto values = test_values(*b.f, 99);
+    std::vector<uint8_t> codes(values.size());
+    for (bool saturate : {true, false}) {
+      // An odd length and an offset start, so no lane count divides it.
+      b.encode(values.data() + 1, codes.data() + 1, values.size() - 2, saturate);
+      int64_t bad = 0;
+      for (size_t i = 1; i + 1 < values.size(); ++i) {
+        bad += codes[i] != b.f->encode(values[i], saturate);
+      }
+      EXPECT_EQ(bad, 0) << b.f->name << " saturate " << saturate;
+    }
+    std::vector<uint8_t> all(256);
+    for (int c = 0; c < 256; ++c) all[size_t(c)] = static_cast<uint8_t>(c);
+    std::vector<float> decoded(256);
+    b.decode(all.data(), decoded.data(), all.size());
+    for (int c = 0; c < 256; ++c) {
+      const float want = b.f->decode(static_cast<uint8_t>(c));
+      EXPECT_EQ(std::bit_cast<uint32_t>(decoded[size_t(c)]), std::bit_cast<uint32_t>(want))
+          << b.f->name << " code " << c;
+    }
+  }
+}
+
 // ONNX QuantizeLinear spec vectors (Operators.md, QuantizeLinear-19 examples): x / 2 rounded.
 TEST(NumberFormats, OnnxSpecQuantizeLinearVectors) {
   const float x[] = {0, 1, 2, 100000, 200};
