@@ -268,6 +268,23 @@ TEST(NumberFormats, OnnxSpecQuantizeLinearVectors) {
   EXPECT_EQ(float_to_float8e4m3fnuz(-0.0f), 0x00);
 }
 
+// Where ONNX Runtime 1.30 departs from the spec (found and pinned against ORT itself in
+// tests/oracle/formats_oracle_test.cc), mixq follows the spec: without saturation, E4M3FN values
+// that round past 448 are NaN (ORT: +-448 for 480 <= |x| < 496) and E5M2 values that round past
+// 57344 are +-Inf (ORT: NaN for 61440 <= |x| < 65536).
+TEST(NumberFormats, SpecWinsWhereOnnxRuntimeDeparts) {
+  for (float x : {480.0f, 485.5f, std::nextafter(496.0f, 0.0f)}) {
+    EXPECT_EQ(float_to_float8e4m3fn(x, false), 0x7f) << x;   // NaN
+    EXPECT_EQ(float_to_float8e4m3fn(-x, false), 0xff) << x;  // NaN, sign kept
+    EXPECT_EQ(float_to_float8e4m3fn(x, true), 0x7e) << x;    // saturate: 448
+  }
+  for (float x : {61440.0f, 63000.0f, std::nextafter(65536.0f, 0.0f)}) {
+    EXPECT_EQ(float_to_float8e5m2(x, false), 0x7c) << x;   // +Inf
+    EXPECT_EQ(float_to_float8e5m2(-x, false), 0xfc) << x;  // -Inf
+    EXPECT_EQ(float_to_float8e5m2(x, true), 0x7b) << x;    // saturate: 57344
+  }
+}
+
 // FLOAT16 and BFLOAT16: every float32 whose value the 16-bit format holds round-trips, and
 // rounding is to nearest even, checked against float64 arithmetic on the two neighbours.
 TEST(NumberFormats, Float16AndBFloat16RoundToNearestEven) {
