@@ -1,0 +1,37 @@
+// SHA-256 (FIPS 180-4), for the model and data hashes in RANGES.json and validation bundles.
+// Streaming: update() any number of times, then hex_digest(). sha256_file reads a file through
+// in blocks (no full copy in memory).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "mixq/core/status.h"
+
+namespace mixq {
+
+class Sha256 {
+ public:
+  Sha256();
+  void update(const void* data, size_t n);
+  void update(std::string_view s) { update(s.data(), s.size()); }
+  // The digest as 64 lowercase hex digits; the object is finished afterwards.
+  std::string hex_digest();
+
+ private:
+  void block(const uint8_t* p);
+
+  std::array<uint32_t, 8> h_;
+  std::array<uint8_t, 64> buf_{};
+  size_t buf_len_ = 0;
+  uint64_t total_ = 0;
+};
+
+// The SHA-256 of a file's bytes; bad input naming the file when it cannot be read.
+Expected<std::string> sha256_file(const std::filesystem::path& path);
+
+}  // namespace mixq
