@@ -1,4 +1,5 @@
-// A streaming histogram of |x| for one tensor, and the clipping ranges derived from it.
+// A streaming histogram of |x| for one tensor; observer_percentile, observer_entropy and
+// observer_mse derive clipping ranges from it.
 //
 // The histogram covers [0, R) with a fixed number of equal bins (a power of two, default 2048).
 // R is always the smallest power of two > the largest |x| seen so far; when a larger value
@@ -32,6 +33,10 @@ class AbsHistogram {
   const std::vector<int64_t>& counts() const { return counts_; }
   int64_t total() const { return total_; }
   double absmax() const { return absmax_; }
+  // The bin that holds absmax (the last with data), or -1 when every value was zero or none came.
+  int64_t last_used_bin() const {
+    return absmax_ == 0 ? -1 : static_cast<int64_t>(absmax_ / bin_width());
+  }
 
   // Merges another histogram of the same bin count (exact, as above).
   void merge(const AbsHistogram& other);
@@ -44,29 +49,5 @@ class AbsHistogram {
   double absmax_ = 0;
   int64_t total_ = 0;
 };
-
-// Target formats for the format-aware ranges: the symmetric grid the range maps onto.
-enum class RangeFormat { kInt8, kFp8E4M3 };
-
-// Clipping thresholds T (quantize to [-T, T]) derived from a histogram. All return a value in
-// (0, absmax]; with no non-zero data they return 0.
-//
-// percentile: the upper edge of the bin where the cumulative count first reaches p percent
-// of all values (conservative by at most one bin width), capped at absmax.
-double percentile_range(const AbsHistogram& h, double p);
-
-// entropy: TensorRT's KL-divergence calibration. For each candidate i in [128, bins], the
-// reference distribution is the first i bins with everything above folded into bin i-1, the
-// candidate is that distribution quantized to 128 levels and expanded back over the non-empty
-// bins; the i with the smallest KL(reference || candidate) gives T = (i + 0.5) * bin width
-// (capped at absmax).
-double entropy_range(const AbsHistogram& h);
-
-// mse: the threshold among bin edges that minimises the mean squared error of quantizing the
-// histogram's values (bin centres weighted by count) to `format`'s symmetric grid with scale
-// T / qmax (INT8: round to nearest even, qmax 127; FP8 E4M3: float8 rounding, qmax 448), values
-// beyond T clipped. The best clipping differs by format: FP8's relative precision makes large
-// values cheaper to keep.
-double mse_range(const AbsHistogram& h, RangeFormat format);
 
 }  // namespace mixq::calib

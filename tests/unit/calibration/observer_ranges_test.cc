@@ -1,8 +1,11 @@
-// The streaming |x| histogram and the ranges derived from it (calibration/ranges/histogram.h):
+// The streaming |x| histogram and the ranges derived from it (calibration/observers/):
 // exactness and batch independence of the re-binning, percentile against a sorted float64
 // reference, MSE ranges against the true error of quantizing the raw data, the entropy range's
 // behaviour on distributions with and without outliers, and bad values.
-#include "mixq/calibration/ranges/histogram.h"
+#include "mixq/calibration/observers/observer_entropy.h"
+#include "mixq/calibration/observers/observer_histogram.h"
+#include "mixq/calibration/observers/observer_mse.h"
+#include "mixq/calibration/observers/observer_percentile.h"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,18 @@
+// The format-aware MSE clipping range of a histogram.
+#pragma once
+
+#include "mixq/calibration/observers/observer_histogram.h"
+
+namespace mixq::calib {
+
+// Target formats for the format-aware ranges: the symmetric grid the range maps onto.
+enum class RangeFormat { kInt8, kFp8E4M3 };
+
+// mse: the threshold among bin edges that minimises the mean squared error of quantizing the
+// histogram's values (bin centres weighted by count) to `format`'s symmetric grid with scale
+// T / qmax (INT8: round to nearest even, qmax 127; FP8 E4M3: float8 rounding, qmax 448), values
+// beyond T clipped. The best clipping differs by format: FP8's relative precision makes large
+// values cheaper to keep.
+double mse_range(const AbsHistogram& h, RangeFormat format);
+
+}  // namespace mixq::calib
