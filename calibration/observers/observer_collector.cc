@@ -1,0 +1,73 @@
+#include "mixq/calibration/observers/observer_collector.h"
+
+#include "mixq/core/float_bits.h"
+#include "mixq/quant/layer_selection.h"
+
+namespace mixq::calib {
+
+StatsCollector::StatsCollector(const ir::Model& model, const CollectorOptions& options)
+    : options_(options) {
+  for (const auto& layer : quant::find_quantizable_layers(model)) {
+    const ir::Node& n = *layer.node;
+    if (n.inputs().empty() || n.input(0) == nullptr) continue;
+    LayerInputRecord r;
+    r.layer = n.name();
+    r.op_type = layer.op_type;
+    r.tensor = n.input(0)->name();
+    if (layer.op_type == "Gemm") {
+      const auto trans_a = n.attr_int("transA", 0);
+      r.axis = trans_a.ok() && *trans_a != 0 ? 0 : 1;
+    } else if (layer.op_type == "MatMul") {
+      r.axis = -1;
+    } else {
+      r.axis = 1;  // Conv, ConvTranspose: input channels
+    }
+    layers_reading_[r.tensor].push_back(layer_inputs_.size());
+    layer_inputs_.push_back(std::move(r));
+  }
+}
+
+void StatsCollector::begin_run(const exec::NamedTensors& feeds) {
+  ++run_;
+  for (const auto& [name, t] : feeds) record(name, t);
+}
+
+void StatsCollector::on_output(const ir::Node&, const ir::Value& value, const ir::Tensor& t) {
+  record(value.name(), t);
+}
+
+void StatsCollector::record(const std::string& name, const ir::Tensor& t) {
+  const DType d = t.dtype();
+  if (d != DType::kFloat32 && d != DType::kFloat16 && d != DType::kBFloat16) return;
+  const int64_t n = t.numel();
+  const float* x = nullptr;
+  if (d == DType::kFloat32) {
+    x = t.data<float>();
+  } else {
+    scratch_.resize(static_cast<size_t>(n));
+    const auto* h = reinterpret_cast<const uint16_t*>(t.raw_data());
+    for (int64_t i = 0; i < n; ++i) {
+      scratch_[static_cast<size_t>(i)] =
+          d == DType::kFloat16 ? float16_to_float(h[i]) : bfloat16_to_float(h[i]);
+    }
+    x = scratch_.data();
+  }
+  TensorRecord& r = tensors_[name];
+  r.dtype = d;
+  r.minmax.add(x, n, run_ - 1);
+  if (options_.histograms) {
+    if (!r.histogram) r.histogram = std::make_unique<AbsHistogram>(options_.bins);
+    r.histogram->add(x, n);
+  }
+  auto it = layers_reading_.find(name);
+  if (it == layers_reading_.end() || t.rank() == 0) return;
+  for (size_t idx : it->second) {
+    LayerInputRecord& l = layer_inputs_[idx];
+    const auto rank = static_cast<int64_t>(t.rank());
+    const int64_t axis = l.axis < 0 ? l.axis + rank : l.axis;
+    if (axis < 0 || axis >= rank) continue;
+    channel_absmax(x, t.dims(), axis, l.channel_absmax);
+  }
+}
+
+}  // namespace mixq::calib

@@ -1,0 +1,66 @@
+// The calibration observer: during the forward passes it sees every floating-point activation
+// (graph inputs and node outputs) and keeps, per tensor, min/max/absmax with non-finite counts
+// and a streaming |x| histogram; and, for each quantizable layer (MatMul, Gemm, Conv,
+// ConvTranspose with a constant weight), the per-channel absmax of its activation input along
+// the axis the weight reduces over (K of MatMul/Gemm, input channels of Conv): the data that
+// exposes outlier channels. Memory: tensors x bins counters, whatever the number of samples.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "mixq/calibration/observers/observer_histogram.h"
+#include "mixq/calibration/observers/observer_minmax.h"
+#include "mixq/exec/executor.h"
+#include "mixq/ir/model.h"
+
+namespace mixq::calib {
+
+struct CollectorOptions {
+  int bins = 2048;
+  bool histograms = true;  // minmax alone needs none
+};
+
+struct TensorRecord {
+  DType dtype = DType::kUndefined;
+  MinMax minmax;
+  std::unique_ptr<AbsHistogram> histogram;  // null without CollectorOptions::histograms
+};
+
+struct LayerInputRecord {
+  std::string layer;  // node name
+  std::string op_type;
+  std::string tensor;  // its activation input
+  int64_t axis = 0;    // the reduction axis of that input
+  std::vector<float> channel_absmax;
+};
+
+class StatsCollector : public exec::Observer {
+ public:
+  StatsCollector(const ir::Model& model, const CollectorOptions& options = {});
+
+  // Call before each run with the tensors it is fed: graph inputs are no node's output, so the
+  // observer would not see them otherwise.
+  void begin_run(const exec::NamedTensors& feeds);
+  void on_output(const ir::Node& node, const ir::Value& value, const ir::Tensor& t) override;
+
+  const std::map<std::string, TensorRecord>& tensors() const { return tensors_; }
+  const std::vector<LayerInputRecord>& layer_inputs() const { return layer_inputs_; }
+  int64_t runs() const { return run_; }
+
+ private:
+  void record(const std::string& name, const ir::Tensor& t);
+
+  CollectorOptions options_;
+  std::map<std::string, TensorRecord> tensors_;
+  std::vector<LayerInputRecord> layer_inputs_;
+  std::unordered_map<std::string, std::vector<size_t>> layers_reading_;  // tensor -> records
+  int64_t run_ = 0;                                                      // runs begun
+  std::vector<float> scratch_;  // float16/bfloat16 widened to float32
+};
+
+}  // namespace mixq::calib

@@ -1,0 +1,30 @@
+// Running min / max / absmax of a tensor's finite values, with a count of the non-finite ones
+// and where the first came; and the per-channel absmax along one axis.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "mixq/ir/tensor.h"
+
+namespace mixq::calib {
+
+struct MinMax {
+  double min = std::numeric_limits<double>::infinity();
+  double max = -std::numeric_limits<double>::infinity();
+  double absmax = 0;
+  int64_t count = 0;      // finite values seen
+  int64_t nonfinite = 0;  // NaN and +-Inf seen (excluded from everything else)
+  int64_t first_nonfinite_run = -1;
+  int64_t first_nonfinite_index = -1;  // flat element index within that run's tensor
+
+  void add(const float* x, int64_t n, int64_t run);
+};
+
+// Raises acc[c] to the largest finite |x| of channel c along `axis` of float tensor t (acc is
+// resized to dims[axis] on first use). The axis may be negative (counted from the end).
+void channel_absmax(const float* x, const std::vector<int64_t>& dims, int64_t axis,
+                    std::vector<float>& acc);
+
+}  // namespace mixq::calib

@@ -1,0 +1,113 @@
+// The calibration observer on a small model run twice (batches of 3 and 5): every float
+// activation's min/max/absmax and histogram equal those computed directly from the values the
+// runs produced, graph inputs included; the per-channel absmax of MatMul's and Conv's
+// activation inputs is taken along K and the input channels; NaN is counted with where it came.
+#include "mixq/calibration/observers/observer_collector.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "graph_builder.h"
+#include "kernel_runner.h"
+
+namespace mixq::calib {
+namespace {
+
+using testing::GraphBuilder;
+
+TEST(StatsCollector, RecordsEveryActivationAndLayerInputChannels) {
+  GraphBuilder b(17);
+  ir::Value* x = b.input("x", DType::kFloat32, {"N", 4});
+  ir::Value* img = b.input("img", DType::kFloat32, {"N", 2, 5, 5});
+  ir::Value* w = b.constant("w", testing::random_floats({4, 3}, 1));
+  ir::Value* k = b.constant("k", testing::random_floats({3, 2, 3, 3}, 2));
+  ir::Value* y = b.node("MatMul", {x, w})[0];
+  ir::Value* z = b.node("Relu", {y})[0];
+  ir::Value* c = b.node("Conv", {img, k})[0];
+  for (ir::Value* v : {y, z, c}) b.output(v);
+  auto ex = exec::Executor::create(b.model(), {.threads = 2});
+  ASSERT_TRUE(ex.ok()) << ex.status().to_string();
+
+  StatsCollector collector(b.model(), {.bins = 256});
+  ASSERT_EQ(collector.layer_inputs().size(), 2u);
+  std::map<std::string, std::vector<float>> seen;  // every value of every tensor, both runs
+  std::vector<float> xs;
+  for (int64_t n : {3, 5}) {
+    ir::Tensor xt = testing::random_floats({n, 4}, 10 + uint32_t(n), -3, 3);
+    if (n == 5) xt.mutable_data<float>()[7] = std::numeric_limits<float>::quiet_NaN();
+    const exec::NamedTensors feeds = {{"x", xt}, {"img", testing::random_floats({n, 2, 5, 5}, 20)}};
+    collector.begin_run(feeds);
+    auto out = (*ex)->run(feeds, &collector);
+    ASSERT_TRUE(out.ok()) << out.status().to_string();
+    const ir::Tensor* all[] = {&feeds[0].second, &feeds[1].second, &(*out)[0], &(*out)[1],
+                               &(*out)[2]};
+    const ir::Value* vals[] = {x, img, y, z, c};
+    for (int i = 0; i < 5; ++i) {
+      const float* p = all[i]->data<float>();
+      seen[vals[i]->name()].insert(seen[vals[i]->name()].end(), p, p + all[i]->numel());
+    }
+    const float* px = xt.data<float>();
+    xs.insert(xs.end(), px, px + xt.numel());
+  }
+  EXPECT_EQ(collector.runs(), 2);
+  ASSERT_EQ(collector.tensors().size(), 5u);
+  for (const auto& [name, values] : seen) {
+    const TensorRecord& r = collector.tensors().at(name);
+    double lo = INFINITY, hi = -INFINITY, amax = 0;
+    int64_t finite = 0;
+    AbsHistogram h(256);
+    h.add(values.data(), static_cast<int64_t>(values.size()));
+    for (float v : values) {
+      if (!std::isfinite(v)) continue;
+      ++finite;
+      lo = std::min(lo, double(v));
+      hi = std::max(hi, double(v));
+      amax = std::max(amax, std::fabs(double(v)));
+    }
+    EXPECT_EQ(r.minmax.min, lo) << name;
+    EXPECT_EQ(r.minmax.max, hi) << name;
+    EXPECT_EQ(r.minmax.absmax, amax) << name;
+    EXPECT_EQ(r.minmax.count, finite) << name;
+    ASSERT_NE(r.histogram, nullptr);
+    EXPECT_EQ(r.histogram->counts(), h.counts()) << name;
+    EXPECT_EQ(r.histogram->range(), h.range()) << name;
+  }
+  // The NaN fed in the second run (run index 1) at element 7 of x; MatMul spreads it to row 1.
+  const MinMax& mx = collector.tensors().at("x").minmax;
+  EXPECT_EQ(mx.nonfinite, 1);
+  EXPECT_EQ(mx.first_nonfinite_run, 1);
+  EXPECT_EQ(mx.first_nonfinite_index, 7);
+  EXPECT_EQ(collector.tensors().at(y->name()).minmax.first_nonfinite_run, 1);
+
+  // MatMul's input x: absmax per column (K axis), NaN ignored; Conv's input img: per channel.
+  for (const auto& l : collector.layer_inputs()) {
+    if (l.op_type == "MatMul") {
+      EXPECT_EQ(l.tensor, "x");
+      ASSERT_EQ(l.channel_absmax.size(), 4u);
+      for (size_t col = 0; col < 4; ++col) {
+        float want = 0;
+        for (size_t i = col; i < xs.size(); i += 4) {
+          if (std::isfinite(xs[i])) want = std::max(want, std::fabs(xs[i]));
+        }
+        EXPECT_EQ(l.channel_absmax[col], want) << col;
+      }
+    } else {
+      EXPECT_EQ(l.op_type, "Conv");
+      EXPECT_EQ(l.axis, 1);
+      ASSERT_EQ(l.channel_absmax.size(), 2u);
+      const auto& v = seen.at("img");
+      for (size_t ch = 0; ch < 2; ++ch) {
+        float want = 0;
+        for (size_t i = 0; i < v.size(); ++i) {
+          if ((i / 25) % 2 == ch) want = std::max(want, std::fabs(v[i]));
+        }
+        EXPECT_EQ(l.channel_absmax[ch], want) << ch;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mixq::calib
