@@ -27,8 +27,11 @@ StatsCollector::StatsCollector(const ir::Model& model, const CollectorOptions& o
   }
 }
 
-void StatsCollector::begin_run(const exec::NamedTensors& feeds) {
+void StatsCollector::begin_run(const exec::NamedTensors& feeds, int64_t first_sample,
+                               int64_t samples) {
   ++run_;
+  first_sample_ = first_sample;
+  samples_ = samples;
   for (const auto& [name, t] : feeds) record(name, t);
 }
 
@@ -54,10 +57,16 @@ void StatsCollector::record(const std::string& name, const ir::Tensor& t) {
   }
   TensorRecord& r = tensors_[name];
   r.dtype = d;
-  r.minmax.add(x, n, run_ - 1);
+  const bool clean_before = r.minmax.nonfinite == 0;
+  r.minmax.add(x, n, run_ - 1, options_.pool);
+  if (clean_before && r.minmax.nonfinite > 0 && first_sample_ >= 0) {
+    const bool batched = samples_ > 1 && t.rank() > 0 && t.dims()[0] == samples_ && n > 0;
+    r.first_nonfinite_sample =
+        first_sample_ + (batched ? r.minmax.first_nonfinite_index / (n / samples_) : 0);
+  }
   if (options_.histograms) {
     if (!r.histogram) r.histogram = std::make_unique<AbsHistogram>(options_.bins);
-    r.histogram->add(x, n);
+    r.histogram->add(x, n, options_.pool);
   }
   auto it = layers_reading_.find(name);
   if (it == layers_reading_.end() || t.rank() == 0) return;

@@ -23,11 +23,15 @@ namespace mixq::calib {
 struct CollectorOptions {
   int bins = 2048;
   bool histograms = true;  // minmax alone needs none
+  // Large tensors are scanned in parallel on this pool (the executor's: idle while an observer
+  // runs); null scans on the calling thread. Results are the same either way.
+  exec::ThreadPool* pool = nullptr;
 };
 
 struct TensorRecord {
   DType dtype = DType::kUndefined;
   MinMax minmax;
+  int64_t first_nonfinite_sample = -1;      // data-set sample of the first NaN/Inf, when known
   std::unique_ptr<AbsHistogram> histogram;  // null without CollectorOptions::histograms
 };
 
@@ -44,8 +48,10 @@ class StatsCollector : public exec::Observer {
   StatsCollector(const ir::Model& model, const CollectorOptions& options = {});
 
   // Call before each run with the tensors it is fed: graph inputs are no node's output, so the
-  // observer would not see them otherwise.
-  void begin_run(const exec::NamedTensors& feeds);
+  // observer would not see them otherwise. The run covers data-set samples
+  // [first_sample, first_sample + samples); a tensor whose axis 0 has that size is taken to be
+  // batched along it when locating a NaN's sample.
+  void begin_run(const exec::NamedTensors& feeds, int64_t first_sample = -1, int64_t samples = 1);
   void on_output(const ir::Node& node, const ir::Value& value, const ir::Tensor& t) override;
 
   const std::map<std::string, TensorRecord>& tensors() const { return tensors_; }
@@ -60,6 +66,7 @@ class StatsCollector : public exec::Observer {
   std::vector<LayerInputRecord> layer_inputs_;
   std::unordered_map<std::string, std::vector<size_t>> layers_reading_;  // tensor -> records
   int64_t run_ = 0;                                                      // runs begun
+  int64_t first_sample_ = -1, samples_ = 1;                              // of the current run
   std::vector<float> scratch_;  // float16/bfloat16 widened to float32
 };
 

@@ -2,7 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
+#include <tuple>
+#include <utility>
+#include <vector>
 
 namespace mixq::calib {
 
@@ -29,25 +33,73 @@ void AbsHistogram::grow_to(double a) {
   }
 }
 
-int64_t AbsHistogram::add(const float* x, int64_t n) {
-  int64_t skipped = 0;
-  float batch_max = 0;
-  for (int64_t i = 0; i < n; ++i) {
+namespace {
+
+constexpr float kFloatMax = std::numeric_limits<float>::max();
+constexpr int64_t kChunk = int64_t{1} << 16;  // elements per parallel chunk
+
+// The largest finite |x| in [b, e) and the count of non-finite values (NaN, +-Inf), without
+// branches so that it vectorises: |x| <= FLT_MAX is false exactly for NaN and +-Inf.
+std::pair<float, int64_t> scan(const float* x, int64_t b, int64_t e) {
+  float m = 0;
+  int64_t bad = 0;
+  for (int64_t i = b; i < e; ++i) {
     const float a = std::fabs(x[i]);
-    if (!std::isfinite(a)) {
-      ++skipped;
-      continue;
+    const bool finite = a <= kFloatMax;
+    m = finite && a > m ? a : m;
+    bad += !finite;
+  }
+  return {m, bad};
+}
+
+void count(const float* x, int64_t b, int64_t e, float scale, int64_t* counts) {
+  for (int64_t i = b; i < e; ++i) {
+    const float a = std::fabs(x[i]);
+    if (a <= kFloatMax) ++counts[static_cast<size_t>(a * scale)];
+  }
+}
+
+}  // namespace
+
+int64_t AbsHistogram::add(const float* x, int64_t n, exec::ThreadPool* pool) {
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  const bool parallel = pool != nullptr && pool->size() > 1 && chunks > 1;
+  float batch_max = 0;
+  int64_t skipped = 0;
+  if (parallel) {
+    std::vector<std::pair<float, int64_t>> part(static_cast<size_t>(chunks));
+    pool->parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        part[static_cast<size_t>(c)] = scan(x, c * kChunk, std::min(n, (c + 1) * kChunk));
+      }
+    });
+    for (const auto& [m, bad] : part) {
+      batch_max = std::max(batch_max, m);
+      skipped += bad;
     }
-    batch_max = std::max(batch_max, a);
+  } else {
+    std::tie(batch_max, skipped) = scan(x, 0, n);
   }
   absmax_ = std::max(absmax_, static_cast<double>(batch_max));
   grow_to(batch_max);
   // bins / range is a power of two, so a * scale is exact and its floor is the exact bin.
-  const double scale = range_ == 0 ? 0.0 : static_cast<double>(counts_.size()) / range_;
-  for (int64_t i = 0; i < n; ++i) {
-    const float a = std::fabs(x[i]);
-    if (!std::isfinite(a)) continue;
-    ++counts_[static_cast<size_t>(static_cast<double>(a) * scale)];
+  const auto scale =
+      range_ == 0 ? 0.0f : static_cast<float>(static_cast<double>(counts_.size()) / range_);
+  if (parallel) {
+    const size_t nb = counts_.size();
+    std::vector<int64_t> local(static_cast<size_t>(chunks) * nb, 0);
+    pool->parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        count(x, c * kChunk, std::min(n, (c + 1) * kChunk), scale,
+              local.data() + static_cast<size_t>(c) * nb);
+      }
+    });
+    for (int64_t c = 0; c < chunks; ++c) {
+      const int64_t* l = local.data() + static_cast<size_t>(c) * nb;
+      for (size_t i = 0; i < nb; ++i) counts_[i] += l[i];
+    }
+  } else {
+    count(x, 0, n, scale, counts_.data());
   }
   total_ += n - skipped;
   return skipped;

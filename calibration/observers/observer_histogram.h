@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "mixq/core/dtype.h"
+#include "mixq/exec/thread_pool.h"
 
 namespace mixq::calib {
 
@@ -23,8 +24,9 @@ class AbsHistogram {
  public:
   explicit AbsHistogram(int bins = 2048);
 
-  // Adds finite values; returns how many non-finite values were skipped.
-  int64_t add(const float* x, int64_t n);
+  // Adds finite values; returns how many non-finite values were skipped. With a pool, large
+  // inputs are counted in fixed chunks in parallel (integer counts: the result is the same).
+  int64_t add(const float* x, int64_t n, exec::ThreadPool* pool = nullptr);
 
   int bins() const { return static_cast<int>(counts_.size()); }
   // The covered range [0, R): 0 until a non-zero value has been seen.

@@ -2,32 +2,70 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace mixq::calib {
 
-void MinMax::add(const float* x, int64_t n, int64_t run) {
-  float lo = std::numeric_limits<float>::infinity(), hi = -lo, amax = 0;
-  int64_t bad = 0, first_bad = -1;
-  for (int64_t i = 0; i < n; ++i) {
+namespace {
+
+constexpr float kFloatMax = std::numeric_limits<float>::max();
+constexpr int64_t kChunk = int64_t{1} << 16;
+
+struct Scan {
+  float lo = std::numeric_limits<float>::infinity(), hi = -std::numeric_limits<float>::infinity();
+  int64_t bad = 0;
+};
+
+// Branch-free so that it vectorises: |x| <= FLT_MAX is false exactly for NaN and +-Inf.
+Scan scan(const float* x, int64_t b, int64_t e) {
+  Scan s;
+  for (int64_t i = b; i < e; ++i) {
     const float v = x[i];
-    if (!std::isfinite(v)) {
-      if (bad++ == 0) first_bad = i;
-      continue;
-    }
-    lo = std::min(lo, v);
-    hi = std::max(hi, v);
-    amax = std::max(amax, std::fabs(v));
+    const bool finite = std::fabs(v) <= kFloatMax;
+    s.lo = finite && v < s.lo ? v : s.lo;
+    s.hi = finite && v > s.hi ? v : s.hi;
+    s.bad += !finite;
   }
+  return s;
+}
+
+}  // namespace
+
+void MinMax::add(const float* x, int64_t n, int64_t run, exec::ThreadPool* pool) {
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  Scan total;
+  if (pool != nullptr && pool->size() > 1 && chunks > 1) {
+    std::vector<Scan> part(static_cast<size_t>(chunks));
+    pool->parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
+      for (int64_t c = c0; c < c1; ++c) {
+        part[static_cast<size_t>(c)] = scan(x, c * kChunk, std::min(n, (c + 1) * kChunk));
+      }
+    });
+    for (const Scan& s : part) {
+      total.lo = std::min(total.lo, s.lo);
+      total.hi = std::max(total.hi, s.hi);
+      total.bad += s.bad;
+    }
+  } else {
+    total = scan(x, 0, n);
+  }
+  const float lo = total.lo, hi = total.hi;
+  const int64_t bad = total.bad;
   if (bad > 0 && nonfinite == 0) {
     first_nonfinite_run = run;
-    first_nonfinite_index = first_bad;
+    for (int64_t i = 0; i < n; ++i) {
+      if (!(std::fabs(x[i]) <= kFloatMax)) {
+        first_nonfinite_index = i;
+        break;
+      }
+    }
   }
   nonfinite += bad;
   count += n - bad;
   if (n - bad > 0) {
     min = std::min(min, static_cast<double>(lo));
     max = std::max(max, static_cast<double>(hi));
-    absmax = std::max(absmax, static_cast<double>(amax));
+    absmax = std::max(absmax, static_cast<double>(std::max(std::fabs(lo), std::fabs(hi))));
   }
 }
 

@@ -6,6 +6,7 @@
 #include <limits>
 #include <vector>
 
+#include "mixq/exec/thread_pool.h"
 #include "mixq/ir/tensor.h"
 
 namespace mixq::calib {
@@ -19,7 +20,8 @@ struct MinMax {
   int64_t first_nonfinite_run = -1;
   int64_t first_nonfinite_index = -1;  // flat element index within that run's tensor
 
-  void add(const float* x, int64_t n, int64_t run);
+  // With a pool, large inputs are scanned in fixed chunks in parallel (same result).
+  void add(const float* x, int64_t n, int64_t run, exec::ThreadPool* pool = nullptr);
 };
 
 // Raises acc[c] to the largest finite |x| of channel c along `axis` of float tensor t (acc is

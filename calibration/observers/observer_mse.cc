@@ -1,14 +1,27 @@
 #include "mixq/calibration/observers/observer_mse.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
+#include <utility>
+#include <vector>
 
 #include "mixq/core/float8.h"
 
 namespace mixq::calib {
 
 namespace {
+
+// E4M3FN code -> value, for the search's inner loop.
+const std::array<float, 256>& e4m3_values() {
+  static const std::array<float, 256> table = [] {
+    std::array<float, 256> v{};
+    for (int c = 0; c < 256; ++c) v[static_cast<size_t>(c)] = float8e4m3fn_to_float(uint8_t(c));
+    return v;
+  }();
+  return table;
+}
 
 // The value a quantizer with threshold t maps a non-negative c to, in `format`.
 double quantize_to(double c, double t, RangeFormat format) {
@@ -18,7 +31,7 @@ double quantize_to(double c, double t, RangeFormat format) {
     return q * s;
   }
   const double s = t / 448.0;
-  return static_cast<double>(float8e4m3fn_to_float(double_to_float8e4m3fn(c / s, true))) * s;
+  return static_cast<double>(e4m3_values()[double_to_float8e4m3fn(c / s, true)]) * s;
 }
 
 }  // namespace
@@ -29,27 +42,41 @@ double mse_range(const AbsHistogram& h, RangeFormat format) {
   const auto& bins = h.counts();
   const double w = h.bin_width();
   const auto n_bins = static_cast<int64_t>(bins.size());
-  // Candidates: the upper edges of bins from 1/32 of the histogram up to the bin of absmax,
-  // about 512 of them; the last is absmax itself.
-  const int64_t stride = std::max<int64_t>(1, n_bins / 512);
+  // The non-empty bins: centre and count.
+  std::vector<std::pair<double, double>> filled;
+  for (int64_t k = 0; k <= used; ++k) {
+    const int64_t count = bins[static_cast<size_t>(k)];
+    if (count != 0) filled.emplace_back((static_cast<double>(k) + 0.5) * w, double(count));
+  }
+  const auto error_of = [&](double t) {
+    double err = 0;
+    for (const auto& [c, count] : filled) {
+      const double d = c - quantize_to(c, t, format);
+      err += count * d * d;
+    }
+    return err;
+  };
   double best_err = std::numeric_limits<double>::infinity();
   double best_t = h.absmax();
-  for (int64_t i = n_bins / 32 - 1;; i += stride) {
-    const bool final_candidate = i >= used;
-    const double t = final_candidate ? h.absmax() : static_cast<double>(i + 1) * w;
-    double err = 0;
-    for (int64_t k = 0; k <= used; ++k) {
-      const int64_t count = bins[static_cast<size_t>(k)];
-      if (count == 0) continue;
-      const double c = (static_cast<double>(k) + 0.5) * w;
-      const double d = c - quantize_to(c, t, format);
-      err += static_cast<double>(count) * d * d;
-    }
-    if (err < best_err) {
+  int64_t best_i = used;
+  const auto consider = [&](int64_t i) {
+    const double t = i >= used ? h.absmax() : static_cast<double>(i + 1) * w;
+    const double err = error_of(t);
+    if (err < best_err || (err == best_err && t < best_t)) {
       best_err = err;
       best_t = t;
+      best_i = i;
     }
-    if (final_candidate) break;
+  };
+  // Upper bin edges from 1/32 of the histogram to absmax: every `coarse`-th (about 128 of
+  // them) and absmax itself, then every edge within `coarse` of the best.
+  const int64_t coarse = std::max<int64_t>(1, n_bins / 128);
+  for (int64_t i = n_bins / 32 - 1; i < used; i += coarse) consider(i);
+  consider(used);
+  const int64_t centre = best_i;
+  for (int64_t i = std::max<int64_t>(0, centre - coarse); i <= std::min(used, centre + coarse);
+       ++i) {
+    consider(i);
   }
   return best_t;
 }

@@ -319,6 +319,7 @@ Expected<std::unique_ptr<Executor>> Executor::create(const ir::Model& model,
 const std::vector<const ir::Value*>& Executor::inputs() const { return impl_->inputs; }
 const std::vector<const ir::Value*>& Executor::outputs() const { return impl_->outputs; }
 const RunStats& Executor::last_run_stats() const { return impl_->stats; }
+ThreadPool& Executor::pool() { return impl_->pool; }
 int Executor::threads() const { return impl_->pool.size(); }
 
 bool Executor::input_has_default(const ir::Value* v) const { return v->initializer() != nullptr; }

@@ -64,6 +64,9 @@ class Executor {
 
   const RunStats& last_run_stats() const;
   int threads() const;
+  // The executor's thread pool, for work an Observer does between nodes (the pool is idle while
+  // an observer runs; observers must not call it from inside a parallel_for).
+  ThreadPool& pool();
 
  private:
   struct Impl;

@@ -18,5 +18,6 @@ struct Command {
 Command add_inspect_command(CLI::App& root);
 Command add_run_command(CLI::App& root);
 Command add_bench_command(CLI::App& root);
+Command add_calibrate_command(CLI::App& root);
 
 }  // namespace mixq::cli

@@ -31,6 +31,8 @@ TEST(StatsCollector, RecordsEveryActivationAndLayerInputChannels) {
   ASSERT_TRUE(ex.ok()) << ex.status().to_string();
 
   StatsCollector collector(b.model(), {.bins = 256});
+  // The same, scanning in parallel on the executor's pool: identical results.
+  StatsCollector parallel(b.model(), {.bins = 256, .pool = &(*ex)->pool()});
   ASSERT_EQ(collector.layer_inputs().size(), 2u);
   std::map<std::string, std::vector<float>> seen;  // every value of every tensor, both runs
   std::vector<float> xs;
@@ -41,6 +43,8 @@ TEST(StatsCollector, RecordsEveryActivationAndLayerInputChannels) {
     collector.begin_run(feeds);
     auto out = (*ex)->run(feeds, &collector);
     ASSERT_TRUE(out.ok()) << out.status().to_string();
+    parallel.begin_run(feeds);
+    ASSERT_TRUE((*ex)->run(feeds, &parallel).ok());
     const ir::Tensor* all[] = {&feeds[0].second, &feeds[1].second, &(*out)[0], &(*out)[1],
                                &(*out)[2]};
     const ir::Value* vals[] = {x, img, y, z, c};
@@ -73,6 +77,13 @@ TEST(StatsCollector, RecordsEveryActivationAndLayerInputChannels) {
     ASSERT_NE(r.histogram, nullptr);
     EXPECT_EQ(r.histogram->counts(), h.counts()) << name;
     EXPECT_EQ(r.histogram->range(), h.range()) << name;
+  }
+  for (const auto& [name, r] : collector.tensors()) {
+    const TensorRecord& p = parallel.tensors().at(name);
+    EXPECT_EQ(p.minmax.min, r.minmax.min) << name;
+    EXPECT_EQ(p.minmax.max, r.minmax.max) << name;
+    EXPECT_EQ(p.minmax.nonfinite, r.minmax.nonfinite) << name;
+    EXPECT_EQ(p.histogram->counts(), r.histogram->counts()) << name;
   }
   // The NaN fed in the second run (run index 1) at element 7 of x; MatMul spreads it to row 1.
   const MinMax& mx = collector.tensors().at("x").minmax;

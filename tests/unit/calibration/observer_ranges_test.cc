@@ -4,6 +4,7 @@
 // behaviour on distributions with and without outliers, and bad values.
 #include "mixq/calibration/observers/observer_entropy.h"
 #include "mixq/calibration/observers/observer_histogram.h"
+#include "mixq/calibration/observers/observer_minmax.h"
 #include "mixq/calibration/observers/observer_mse.h"
 #include "mixq/calibration/observers/observer_percentile.h"
 
@@ -73,6 +74,29 @@ TEST(AbsHistogram, BinsAreExactAndIndependentOfBatchingAndOrder) {
     ++direct[static_cast<size_t>(std::floor(std::fabs(double(v)) * whole.bins() / whole.range()))];
   }
   EXPECT_EQ(direct, whole.counts());
+}
+
+TEST(AbsHistogram, ParallelScanGivesTheSameCountsAndMinMax) {
+  auto x = heavy_tailed(1000003, 9);  // 16 chunks of 64K and a tail
+  x[70000] = std::numeric_limits<float>::quiet_NaN();
+  x[900000] = -std::numeric_limits<float>::infinity();
+  exec::ThreadPool pool(3);
+  AbsHistogram serial, parallel;
+  EXPECT_EQ(serial.add(x.data(), static_cast<int64_t>(x.size())), 2);
+  EXPECT_EQ(parallel.add(x.data(), static_cast<int64_t>(x.size()), &pool), 2);
+  EXPECT_EQ(parallel.counts(), serial.counts());
+  EXPECT_EQ(parallel.range(), serial.range());
+  EXPECT_EQ(parallel.absmax(), serial.absmax());
+  MinMax a, b;
+  a.add(x.data(), static_cast<int64_t>(x.size()), 4);
+  b.add(x.data(), static_cast<int64_t>(x.size()), 4, &pool);
+  EXPECT_EQ(a.min, b.min);
+  EXPECT_EQ(a.max, b.max);
+  EXPECT_EQ(a.absmax, b.absmax);
+  EXPECT_EQ(b.nonfinite, 2);
+  EXPECT_EQ(b.first_nonfinite_run, 4);
+  EXPECT_EQ(b.first_nonfinite_index, 70000);
+  EXPECT_EQ(b.count, static_cast<int64_t>(x.size()) - 2);
 }
 
 TEST(AbsHistogram, SkipsNonFiniteValuesAndCountsThem) {

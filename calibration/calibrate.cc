@@ -1,0 +1,303 @@
+#include "mixq/calibration/calibrate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "mixq/calibration/data/batcher.h"
+#include "mixq/calibration/data/data_source.h"
+#include "mixq/calibration/data/dataset_run.h"
+#include "mixq/calibration/observers/observer_collector.h"
+#include "mixq/calibration/observers/observer_entropy.h"
+#include "mixq/calibration/observers/observer_mse.h"
+#include "mixq/calibration/observers/observer_percentile.h"
+#include "mixq/core/float_bits.h"
+#include "mixq/core/sha256.h"
+#include "mixq/exec/executor.h"
+#include "mixq/exec/thread_pool.h"
+#include "mixq/onnx/model_io.h"
+#include "mixq/quant/layer_selection.h"
+
+namespace mixq::calib {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+// A weight as float32 values (float16/bfloat16 widened); empty for other types.
+std::vector<float> weight_values(const ir::Tensor& t) {
+  std::vector<float> v(static_cast<size_t>(t.numel()));
+  if (t.dtype() == DType::kFloat32) {
+    std::copy(t.data<float>(), t.data<float>() + t.numel(), v.begin());
+  } else if (t.dtype() == DType::kFloat16 || t.dtype() == DType::kBFloat16) {
+    const auto* h = reinterpret_cast<const uint16_t*>(t.raw_data());
+    for (size_t i = 0; i < v.size(); ++i) {
+      v[i] = t.dtype() == DType::kFloat16 ? float16_to_float(h[i]) : bfloat16_to_float(h[i]);
+    }
+  } else {
+    v.clear();
+  }
+  return v;
+}
+
+// The output-channel axis of a layer's weight: Conv 0, ConvTranspose 1, MatMul's B its last
+// axis (N), Gemm's B 1 or, with transB, 0.
+int64_t weight_channel_axis(const quant::QuantizableLayer& l) {
+  if (l.op_type == "ConvTranspose") return 1;
+  if (l.op_type == "MatMul") return static_cast<int64_t>(l.weight_shape.size()) - 1;
+  if (l.op_type == "Gemm") {
+    const auto tb = l.node->attr_int("transB", 0);
+    return tb.ok() && *tb != 0 ? 0 : 1;
+  }
+  return 0;
+}
+
+json tensor_json(const TensorRecord& r, const CalibrateOptions& o) {
+  json j;
+  j["dtype"] = dtype_name(r.dtype);
+  j["count"] = r.minmax.count;
+  j["nonfinite"] = r.minmax.nonfinite;
+  if (r.minmax.nonfinite > 0) {
+    j["first_nonfinite"] = {{"run", r.minmax.first_nonfinite_run},
+                            {"index", r.minmax.first_nonfinite_index},
+                            {"sample", r.first_nonfinite_sample}};
+  }
+  if (r.minmax.count == 0) return j;
+  j["min"] = r.minmax.min;
+  j["max"] = r.minmax.max;
+  j["absmax"] = r.minmax.absmax;
+  const AbsHistogram& h = *r.histogram;
+  const double pct = percentile_range(h, o.percentile);
+  const double ent = entropy_range(h);
+  const double mse_int8 = mse_range(h, RangeFormat::kInt8);
+  const double mse_fp8 = mse_range(h, RangeFormat::kFp8E4M3);
+  j["ranges"] = {{"minmax", r.minmax.absmax},
+                 {"percentile", pct},
+                 {"entropy", ent},
+                 {"mse", {{"int8", mse_int8}, {"fp8_e4m3", mse_fp8}}}};
+  double int8 = r.minmax.absmax, fp8 = r.minmax.absmax;
+  switch (o.method) {
+    case Method::kMinMax:
+      break;
+    case Method::kPercentile:
+      int8 = fp8 = pct;
+      break;
+    case Method::kEntropy:
+      int8 = fp8 = ent;
+      break;
+    case Method::kMse:
+      int8 = mse_int8;
+      fp8 = mse_fp8;
+      break;
+  }
+  j["chosen"] = {{"int8", int8}, {"fp8_e4m3", fp8}};
+  int64_t nonzero = 0;
+  for (int64_t c : h.counts()) nonzero += c != 0;
+  j["histogram"] = {{"bins", h.bins()},
+                    {"range", h.range()},
+                    {"bin_width", h.bin_width()},
+                    {"nonzero_bins", nonzero}};
+  return j;
+}
+
+// Rows (along axis 0, `rows` of them) of the float inputs in `feeds` that hold a NaN or Inf;
+// `found` gets (input, row) for each row the first time an input marks it. An input not
+// batched along axis 0 marks every row.
+std::vector<bool> bad_rows(const Feeds& feeds, int64_t rows,
+                           std::vector<std::pair<std::string, int64_t>>& found) {
+  std::vector<bool> bad(static_cast<size_t>(rows), false);
+  for (const auto& [name, t] : feeds) {
+    const DType d = t.dtype();
+    if (d != DType::kFloat32 && d != DType::kFloat16 && d != DType::kBFloat16) continue;
+    const bool batched = t.rank() > 0 && t.dims()[0] == rows && rows > 0;
+    const int64_t n = t.numel();
+    const int64_t per_row = batched ? n / rows : n;
+    const auto at = [&](int64_t i) {
+      if (d == DType::kFloat32) return t.data<float>()[i];
+      const uint16_t h = t.data<uint16_t>()[i];
+      return d == DType::kFloat16 ? float16_to_float(h) : bfloat16_to_float(h);
+    };
+    for (int64_t row = 0; row < (batched ? rows : 1); ++row) {
+      bool finite = true;
+      for (int64_t i = row * per_row; i < (row + 1) * per_row && finite; ++i) {
+        finite = std::isfinite(at(i));
+      }
+      if (finite) continue;
+      if (!batched) {
+        if (!std::all_of(bad.begin(), bad.end(), [](bool v) { return v; })) {
+          found.emplace_back(name, 0);
+        }
+        std::fill(bad.begin(), bad.end(), true);
+      } else if (!bad[static_cast<size_t>(row)]) {
+        found.emplace_back(name, row);
+        bad[static_cast<size_t>(row)] = true;
+      }
+    }
+  }
+  return bad;
+}
+
+// The feeds without the rows marked bad (inputs batched along axis 0 lose those rows).
+Expected<Feeds> drop_rows(const Feeds& feeds, const std::vector<bool>& bad) {
+  const auto rows = static_cast<int64_t>(bad.size());
+  const int64_t keep = std::count(bad.begin(), bad.end(), false);
+  Feeds out;
+  for (const auto& [name, t] : feeds) {
+    if (t.rank() == 0 || t.dims()[0] != rows) {
+      out.emplace_back(name, t);
+      continue;
+    }
+    std::vector<int64_t> dims = t.dims();
+    dims[0] = keep;
+    MIXQ_ASSIGN_OR_RETURN(ir::Tensor kept, ir::Tensor::uninitialized(t.dtype(), dims));
+    const size_t row_bytes = t.nbytes() / static_cast<size_t>(rows);
+    std::byte* dst = kept.mutable_raw_data();
+    for (int64_t r = 0; r < rows; ++r) {
+      if (bad[static_cast<size_t>(r)]) continue;
+      std::memcpy(dst, t.raw_data() + static_cast<size_t>(r) * row_bytes, row_bytes);
+      dst += row_bytes;
+    }
+    out.emplace_back(name, std::move(kept));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<Method> parse_method(const std::string& name) {
+  if (name == "minmax") return Method::kMinMax;
+  if (name == "percentile") return Method::kPercentile;
+  if (name == "entropy") return Method::kEntropy;
+  if (name == "mse") return Method::kMse;
+  return std::nullopt;
+}
+
+const char* method_name(Method m) {
+  switch (m) {
+    case Method::kMinMax:
+      return "minmax";
+    case Method::kPercentile:
+      return "percentile";
+    case Method::kEntropy:
+      return "entropy";
+    case Method::kMse:
+      return "mse";
+  }
+  return "?";
+}
+
+Expected<nlohmann::ordered_json> calibrate(const std::filesystem::path& model_path,
+                                           const std::filesystem::path& data_path,
+                                           const CalibrateOptions& options) {
+  if (!(options.percentile > 0 && options.percentile <= 100)) {
+    return usage_error("--percentile must be in (0, 100], got ", options.percentile);
+  }
+  if (options.bins < 128 || (options.bins & (options.bins - 1)) != 0) {
+    return usage_error("--bins must be a power of two >= 128, got ", options.bins);
+  }
+  MIXQ_ASSIGN_OR_RETURN(auto model, onnx::load_model(model_path));
+  MIXQ_ASSIGN_OR_RETURN(std::string model_hash, sha256_file(model_path));
+  exec::ExecOptions eo;
+  eo.threads = options.threads;
+  MIXQ_ASSIGN_OR_RETURN(auto ex, exec::Executor::create(*model, eo));
+  std::vector<std::string> names;
+  for (const ir::Value* v : ex->inputs()) names.push_back(v->name());
+  MIXQ_ASSIGN_OR_RETURN(auto data, DataSource::open(data_path, names));
+  MIXQ_ASSIGN_OR_RETURN(auto batcher, Batcher::create(*data, input_specs(*ex)));
+  const int64_t per_run = batcher.run_size();
+  int64_t runs = batcher.num_runs();
+  if (options.max_samples > 0) runs = std::min(runs, (options.max_samples + per_run - 1) / per_run);
+  if (runs <= 0) return bad_input(data_path.string(), ": the data set has no samples");
+
+  StatsCollector collector(*model, {.bins = options.bins, .histograms = true, .pool = &ex->pool()});
+  int64_t samples = 0, used = 0;
+  json bad_samples = json::array();
+  for (int64_t r = 0; r < runs; ++r) {
+    MIXQ_ASSIGN_OR_RETURN(Feeds feeds, batcher.run(r));
+    int64_t in_run = per_run;
+    if (batcher.layout() == Batcher::Layout::kSingle && !feeds.empty() &&
+        feeds[0].second.rank() > 0) {
+      in_run = feeds[0].second.dims()[0];  // a whole array: samples along axis 0 when batched
+    }
+    // A sample with a NaN or Inf in any input is reported and left out of the ranges.
+    std::vector<std::pair<std::string, int64_t>> found;
+    const std::vector<bool> bad = bad_rows(feeds, in_run, found);
+    for (const auto& [input, row] : found) {
+      bad_samples.push_back({{"input", input}, {"sample", samples + row}, {"run", r}});
+    }
+    const int64_t keep = std::count(bad.begin(), bad.end(), false);
+    if (keep < in_run && keep > 0) {
+      MIXQ_ASSIGN_OR_RETURN(feeds, drop_rows(feeds, bad));
+    }
+    if (keep > 0) {
+      collector.begin_run(feeds, samples, keep);
+      auto out = ex->run(feeds, &collector);
+      if (!out.ok()) {
+        return out.status().with_context(str_cat("run ", r, " of ", data_path.string()));
+      }
+      used += keep;
+    }
+    samples += in_run;
+    if (options.progress) options.progress(std::min(samples, runs * per_run), runs * per_run);
+  }
+  if (used == 0) {
+    return bad_input(data_path.string(),
+                     ": every sample holds NaN or Inf; nothing to calibrate on");
+  }
+
+  json j;
+  j["schema"] = "mixq.ranges";
+  j["version"] = 1;
+  j["model"] = {{"path", model_path.string()}, {"sha256", model_hash}};
+  j["data"] = {{"path", data_path.string()},
+               {"description", data->description()},
+               {"runs", runs},
+               {"samples", samples},
+               {"samples_used", used},
+               {"excluded_samples", bad_samples}};
+  j["method"] = method_name(options.method);
+  j["parameters"] = {{"percentile", options.percentile}, {"bins", options.bins}};
+  // Ranges per tensor, in parallel (each tensor's computation is independent and serial).
+  std::vector<const std::pair<const std::string, TensorRecord>*> recs;
+  for (const auto& e : collector.tensors()) recs.push_back(&e);
+  std::vector<json> per_tensor(recs.size());
+  exec::ThreadPool pool(options.threads);
+  pool.parallel_for(static_cast<int64_t>(recs.size()), 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      per_tensor[static_cast<size_t>(i)] =
+          tensor_json(recs[static_cast<size_t>(i)]->second, options);
+    }
+  });
+  json acts = json::object();
+  for (size_t i = 0; i < recs.size(); ++i) acts[recs[i]->first] = std::move(per_tensor[i]);
+  j["activations"] = std::move(acts);
+  json layers = json::array();
+  for (const auto& l : collector.layer_inputs()) {
+    layers.push_back({{"layer", l.layer},
+                      {"op_type", l.op_type},
+                      {"tensor", l.tensor},
+                      {"axis", l.axis},
+                      {"channel_absmax", l.channel_absmax}});
+  }
+  j["layer_inputs"] = std::move(layers);
+  json weights = json::object();
+  for (const auto& l : quant::find_quantizable_layers(*model)) {
+    const ir::Tensor* w = quant::constant_tensor(*model, l.weight);
+    if (w == nullptr || w->rank() == 0) continue;
+    const std::vector<float> v = weight_values(*w);
+    if (v.empty()) continue;
+    const int64_t axis = weight_channel_axis(l);
+    std::vector<float> per_channel;
+    channel_absmax(v.data(), w->dims(), axis, per_channel);
+    const float absmax =
+        per_channel.empty() ? 0.0f : *std::max_element(per_channel.begin(), per_channel.end());
+    weights[l.weight->name()] = {{"layer", l.node->name()},
+                                 {"op_type", l.op_type},
+                                 {"axis", axis},
+                                 {"absmax", absmax},
+                                 {"channel_absmax", per_channel}};
+  }
+  j["weights"] = std::move(weights);
+  return j;
+}
+
+}  // namespace mixq::calib

@@ -1,0 +1,41 @@
+// Calibration: run a model over a data set with the StatsCollector observer and turn what it saw
+// into RANGES.json (schema "mixq.ranges", version 1, documented in docs/ranges.md):
+// per activation tensor the statistics, every method's clipping range and the range chosen for
+// each target format; per quantizable layer the per-channel absmax of its activation input; per
+// constant weight the per-tensor and per-output-channel absmax. The data are streamed: one run's
+// inputs in memory at a time.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "mixq/core/status.h"
+
+namespace mixq::calib {
+
+enum class Method { kMinMax, kPercentile, kEntropy, kMse };
+
+// "minmax" ... "mse"; nullopt for an unknown name.
+std::optional<Method> parse_method(const std::string& name);
+const char* method_name(Method m);
+
+struct CalibrateOptions {
+  Method method = Method::kEntropy;
+  double percentile = 99.99;
+  int bins = 2048;
+  int64_t max_samples = 0;  // 0: all
+  int threads = 0;
+  // Called after each run with (samples done, samples in total).
+  std::function<void(int64_t, int64_t)> progress;
+};
+
+// Calibrates `model_path` on `data_path`. Bad input (exit 2) for an unreadable model or data,
+// inputs the data lacks or gives with a wrong dtype/shape, and an empty data set.
+Expected<nlohmann::ordered_json> calibrate(const std::filesystem::path& model_path,
+                                           const std::filesystem::path& data_path,
+                                           const CalibrateOptions& options);
+
+}  // namespace mixq::calib
