@@ -57,8 +57,9 @@ void StatsCollector::record(const std::string& name, const ir::Tensor& t) {
   }
   TensorRecord& r = tensors_[name];
   r.dtype = d;
-  const bool clean_before = r.minmax.nonfinite == 0;
-  r.minmax.add(x, n, run_ - 1, options_.pool);
+  const int64_t bad_before = r.minmax.nonfinite;
+  const float batch_max = r.minmax.add(x, n, run_ - 1, options_.pool);
+  const bool clean_before = bad_before == 0;
   if (clean_before && r.minmax.nonfinite > 0 && first_sample_ >= 0) {
     const bool batched = samples_ > 1 && t.rank() > 0 && t.dims()[0] == samples_ && n > 0;
     r.first_nonfinite_sample =
@@ -66,7 +67,7 @@ void StatsCollector::record(const std::string& name, const ir::Tensor& t) {
   }
   if (options_.histograms) {
     if (!r.histogram) r.histogram = std::make_unique<AbsHistogram>(options_.bins);
-    r.histogram->add(x, n, options_.pool);
+    r.histogram->add_scanned(x, n, batch_max, r.minmax.nonfinite - bad_before, options_.pool);
   }
   auto it = layers_reading_.find(name);
   if (it == layers_reading_.end() || t.rank() == 0) return;

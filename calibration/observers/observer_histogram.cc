@@ -80,6 +80,14 @@ int64_t AbsHistogram::add(const float* x, int64_t n, exec::ThreadPool* pool) {
   } else {
     std::tie(batch_max, skipped) = scan(x, 0, n);
   }
+  add_scanned(x, n, batch_max, skipped, pool);
+  return skipped;
+}
+
+void AbsHistogram::add_scanned(const float* x, int64_t n, float batch_max, int64_t nonfinite,
+                               exec::ThreadPool* pool) {
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  const bool parallel = pool != nullptr && pool->size() > 1 && chunks > 1;
   absmax_ = std::max(absmax_, static_cast<double>(batch_max));
   grow_to(batch_max);
   // bins / range is a power of two, so a * scale is exact and its floor is the exact bin.
@@ -101,8 +109,7 @@ int64_t AbsHistogram::add(const float* x, int64_t n, exec::ThreadPool* pool) {
   } else {
     count(x, 0, n, scale, counts_.data());
   }
-  total_ += n - skipped;
-  return skipped;
+  total_ += n - nonfinite;
 }
 
 void AbsHistogram::merge(const AbsHistogram& other) {

@@ -27,6 +27,10 @@ class AbsHistogram {
   // Adds finite values; returns how many non-finite values were skipped. With a pool, large
   // inputs are counted in fixed chunks in parallel (integer counts: the result is the same).
   int64_t add(const float* x, int64_t n, exec::ThreadPool* pool = nullptr);
+  // As add() when the caller has already scanned x: its largest finite |x| and how many values
+  // are not finite (MinMax::add returns both), which saves a pass over the data.
+  void add_scanned(const float* x, int64_t n, float batch_max, int64_t nonfinite,
+                   exec::ThreadPool* pool = nullptr);
 
   int bins() const { return static_cast<int>(counts_.size()); }
   // The covered range [0, R): 0 until a non-zero value has been seen.

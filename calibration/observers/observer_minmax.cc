@@ -31,7 +31,7 @@ Scan scan(const float* x, int64_t b, int64_t e) {
 
 }  // namespace
 
-void MinMax::add(const float* x, int64_t n, int64_t run, exec::ThreadPool* pool) {
+float MinMax::add(const float* x, int64_t n, int64_t run, exec::ThreadPool* pool) {
   const int64_t chunks = (n + kChunk - 1) / kChunk;
   Scan total;
   if (pool != nullptr && pool->size() > 1 && chunks > 1) {
@@ -62,11 +62,12 @@ void MinMax::add(const float* x, int64_t n, int64_t run, exec::ThreadPool* pool)
   }
   nonfinite += bad;
   count += n - bad;
-  if (n - bad > 0) {
-    min = std::min(min, static_cast<double>(lo));
-    max = std::max(max, static_cast<double>(hi));
-    absmax = std::max(absmax, static_cast<double>(std::max(std::fabs(lo), std::fabs(hi))));
-  }
+  if (n - bad == 0) return 0.0f;
+  const float batch_absmax = std::max(std::fabs(lo), std::fabs(hi));
+  min = std::min(min, static_cast<double>(lo));
+  max = std::max(max, static_cast<double>(hi));
+  absmax = std::max(absmax, static_cast<double>(batch_absmax));
+  return batch_absmax;
 }
 
 void channel_absmax(const float* x, const std::vector<int64_t>& dims, int64_t axis,

@@ -20,8 +20,9 @@ struct MinMax {
   int64_t first_nonfinite_run = -1;
   int64_t first_nonfinite_index = -1;  // flat element index within that run's tensor
 
-  // With a pool, large inputs are scanned in fixed chunks in parallel (same result).
-  void add(const float* x, int64_t n, int64_t run, exec::ThreadPool* pool = nullptr);
+  // With a pool, large inputs are scanned in fixed chunks in parallel (same result). Returns
+  // this batch's largest finite |x| (0 when it has none).
+  float add(const float* x, int64_t n, int64_t run, exec::ThreadPool* pool = nullptr);
 };
 
 // Raises acc[c] to the largest finite |x| of channel c along `axis` of float tensor t (acc is
