@@ -258,7 +258,9 @@ Expected<nlohmann::ordered_json> calibrate(const std::filesystem::path& model_pa
   j["parameters"] = {{"percentile", options.percentile}, {"bins", options.bins}};
   // Ranges per tensor, in parallel (each tensor's computation is independent and serial).
   std::vector<const std::pair<const std::string, TensorRecord>*> recs;
-  for (const auto& e : collector.tensors()) recs.push_back(&e);
+  for (const auto& e : collector.tensors()) {
+    if (e.second.dtype != DType::kUndefined) recs.push_back(&e);  // seen as a float tensor
+  }
   std::vector<json> per_tensor(recs.size());
   exec::ThreadPool pool(options.threads);
   pool.parallel_for(static_cast<int64_t>(recs.size()), 1, [&](int64_t b, int64_t e) {

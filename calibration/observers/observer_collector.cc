@@ -7,6 +7,25 @@ namespace mixq::calib {
 
 StatsCollector::StatsCollector(const ir::Model& model, const CollectorOptions& options)
     : options_(options) {
+  // Every record and histogram is made now, not while the runs allocate and free activations:
+  // small long-lived blocks made between them fragmented the heap.
+  const auto prepare = [&](const ir::Value* v) {
+    const DType d = v->type().dtype;
+    if (d != DType::kUndefined && d != DType::kFloat32 && d != DType::kFloat16 &&
+        d != DType::kBFloat16) {
+      return;
+    }
+    TensorRecord& r = tensors_[v->name()];
+    if (options_.histograms && !r.histogram) {
+      r.histogram = std::make_unique<AbsHistogram>(options_.bins);
+    }
+  };
+  for (const ir::Value* v : model.graph().inputs()) prepare(v);
+  for (const auto& n : model.graph().nodes()) {
+    for (const ir::Value* v : n->outputs()) {
+      if (v != nullptr) prepare(v);
+    }
+  }
   for (const auto& layer : quant::find_quantizable_layers(model)) {
     const ir::Node& n = *layer.node;
     if (n.inputs().empty() || n.input(0) == nullptr) continue;

@@ -54,6 +54,8 @@ class StatsCollector : public exec::Observer {
   void begin_run(const exec::NamedTensors& feeds, int64_t first_sample = -1, int64_t samples = 1);
   void on_output(const ir::Node& node, const ir::Value& value, const ir::Tensor& t) override;
 
+  // Every float (or untyped) graph input and node output; dtype stays kUndefined for those no
+  // run produced as a float tensor.
   const std::map<std::string, TensorRecord>& tensors() const { return tensors_; }
   const std::vector<LayerInputRecord>& layer_inputs() const { return layer_inputs_; }
   int64_t runs() const { return run_; }

@@ -95,7 +95,11 @@ void AbsHistogram::add_scanned(const float* x, int64_t n, float batch_max, int64
       range_ == 0 ? 0.0f : static_cast<float>(static_cast<double>(counts_.size()) / range_);
   if (parallel) {
     const size_t nb = counts_.size();
-    std::vector<int64_t> local(static_cast<size_t>(chunks) * nb, 0);
+    // Per-chunk counts, kept between calls: allocating them anew between the executor's large
+    // buffers fragmented the heap (peak RSS several times the live bytes).
+    thread_local std::vector<int64_t> kept;
+    std::vector<int64_t>& local = kept;  // this thread's, also inside the workers' lambda
+    local.assign(static_cast<size_t>(chunks) * nb, 0);
     pool->parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
       for (int64_t c = c0; c < c1; ++c) {
         count(x, c * kChunk, std::min(n, (c + 1) * kChunk), scale,
