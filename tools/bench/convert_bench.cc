@@ -10,25 +10,9 @@
 #include <random>
 #include <vector>
 
+#include "median_timer.h"
+
 #include "mixq/core/float8.h"
-
-namespace {
-
-template <typename F>
-double median_ms(F&& f) {
-  f();
-  std::vector<double> t;
-  for (int i = 0; i < 9; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    t.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[4];
-}
-
-}  // namespace
 
 int main() {
   const size_t n = size_t{1} << 24;
@@ -45,10 +29,12 @@ int main() {
   const Case cases[] = {{"E4M3FN", mixq::float_to_float8e4m3fn, mixq::floats_to_float8e4m3fn},
                         {"E5M2", mixq::float_to_float8e5m2, mixq::floats_to_float8e5m2}};
   for (const auto& c : cases) {
-    const double scalar = median_ms([&] {
-      for (size_t i = 0; i < n; ++i) out[i] = c.scalar(x[i], true);
-    });
-    const double bulk = median_ms([&] { c.bulk(x.data(), out.data(), n, true); });
+    const double scalar = median_ms(
+        [&] {
+          for (size_t i = 0; i < n; ++i) out[i] = c.scalar(x[i], true);
+        },
+        1, 9);
+    const double bulk = median_ms([&] { c.bulk(x.data(), out.data(), n, true); }, 1, 9);
     std::printf("%-7s scalar %.3f ns/value, bulk %.3f ns/value, %.1fx\n", c.name,
                 scalar * 1e6 / double(n), bulk * 1e6 / double(n), scalar / bulk);
   }

@@ -11,26 +11,10 @@
 #include <random>
 #include <vector>
 
+#include "median_timer.h"
+
 #include "kernels/gemm.h"
 #include "kernels/packed_gemm.h"
-
-namespace {
-
-template <typename F>
-double median_ms(F&& f) {
-  for (int i = 0; i < 3; ++i) f();
-  std::vector<double> t;
-  for (int i = 0; i < 20; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    t.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return (t[9] + t[10]) / 2;
-}
-
-}  // namespace
 
 int main() {
   using namespace mixq::exec;
@@ -50,17 +34,19 @@ int main() {
     for (auto& v : w) v = d(rng);
     for (auto& v : x) v = d(rng);
     const double flop = 2.0 * double(s.M) * double(s.K) * double(s.N);
-    const double eigen = median_ms([&] {
-      gemm<float>(nullptr, s.M, s.N, s.K, 1.0f, w.data(), s.K, false, x.data(), s.N, false, 0.0f,
-                  c.data(), s.N);
-    });
+    const double eigen = median_ms(
+        [&] {
+          gemm<float>(nullptr, s.M, s.N, s.K, 1.0f, w.data(), s.K, false, x.data(), s.N, false,
+                      0.0f, c.data(), s.N);
+        },
+        3, 20);
     std::printf("%-40s M=%-4lld K=%-4lld N=%-4lld  Eigen %7.3f ms %6.1f GFLOP/s", s.what,
                 static_cast<long long>(s.M), static_cast<long long>(s.K),
                 static_cast<long long>(s.N), eigen, flop / eigen / 1e6);
     if (packed_gemm_available()) {
       auto packed = pack_left(w.data(), s.M, s.K, s.K);
-      const double ms =
-          median_ms([&] { gemm_packed_left(nullptr, *packed, s.N, x.data(), s.N, c.data(), s.N); });
+      const double ms = median_ms(
+          [&] { gemm_packed_left(nullptr, *packed, s.N, x.data(), s.N, c.data(), s.N); }, 3, 20);
       std::printf("  packed %7.3f ms %6.1f GFLOP/s", ms, flop / ms / 1e6);
     }
     std::printf("\n");
