@@ -11,7 +11,6 @@
 #include "mixq/calibration/observers/observer_entropy.h"
 #include "mixq/calibration/observers/observer_mse.h"
 #include "mixq/calibration/observers/observer_percentile.h"
-#include "mixq/core/float_bits.h"
 #include "mixq/core/sha256.h"
 #include "mixq/exec/executor.h"
 #include "mixq/exec/thread_pool.h"
@@ -22,22 +21,6 @@ namespace mixq::calib {
 namespace {
 
 using json = nlohmann::ordered_json;
-
-// A weight as float32 values (float16/bfloat16 widened); empty for other types.
-std::vector<float> weight_values(const ir::Tensor& t) {
-  std::vector<float> v(static_cast<size_t>(t.numel()));
-  if (t.dtype() == DType::kFloat32) {
-    std::copy(t.data<float>(), t.data<float>() + t.numel(), v.begin());
-  } else if (t.dtype() == DType::kFloat16 || t.dtype() == DType::kBFloat16) {
-    const auto* h = reinterpret_cast<const uint16_t*>(t.raw_data());
-    for (size_t i = 0; i < v.size(); ++i) {
-      v[i] = t.dtype() == DType::kFloat16 ? float16_to_float(h[i]) : bfloat16_to_float(h[i]);
-    }
-  } else {
-    v.clear();
-  }
-  return v;
-}
 
 // The output-channel axis of a layer's weight: Conv 0, ConvTranspose 1, MatMul's B its last
 // axis (N), Gemm's B 1 or, with transB, 0.
@@ -106,20 +89,16 @@ std::vector<bool> bad_rows(const Feeds& feeds, int64_t rows,
                            std::vector<std::pair<std::string, int64_t>>& found) {
   std::vector<bool> bad(static_cast<size_t>(rows), false);
   for (const auto& [name, t] : feeds) {
-    const DType d = t.dtype();
-    if (d != DType::kFloat32 && d != DType::kFloat16 && d != DType::kBFloat16) continue;
+    std::vector<float> scratch;
+    const float* x = float_values(t, scratch);
+    if (x == nullptr) continue;
     const bool batched = t.rank() > 0 && t.dims()[0] == rows && rows > 0;
     const int64_t n = t.numel();
     const int64_t per_row = batched ? n / rows : n;
-    const auto at = [&](int64_t i) {
-      if (d == DType::kFloat32) return t.data<float>()[i];
-      const uint16_t h = t.data<uint16_t>()[i];
-      return d == DType::kFloat16 ? float16_to_float(h) : bfloat16_to_float(h);
-    };
     for (int64_t row = 0; row < (batched ? rows : 1); ++row) {
       bool finite = true;
       for (int64_t i = row * per_row; i < (row + 1) * per_row && finite; ++i) {
-        finite = std::isfinite(at(i));
+        finite = std::isfinite(x[i]);
       }
       if (finite) continue;
       if (!batched) {
@@ -285,11 +264,12 @@ Expected<nlohmann::ordered_json> calibrate(const std::filesystem::path& model_pa
   for (const auto& l : quant::find_quantizable_layers(*model)) {
     const ir::Tensor* w = quant::constant_tensor(*model, l.weight);
     if (w == nullptr || w->rank() == 0) continue;
-    const std::vector<float> v = weight_values(*w);
-    if (v.empty()) continue;
+    std::vector<float> scratch;
+    const float* v = float_values(*w, scratch);
+    if (v == nullptr) continue;
     const int64_t axis = weight_channel_axis(l);
     std::vector<float> per_channel;
-    channel_absmax(v.data(), w->dims(), axis, per_channel);
+    channel_absmax(v, w->dims(), axis, per_channel);
     const float absmax =
         per_channel.empty() ? 0.0f : *std::max_element(per_channel.begin(), per_channel.end());
     weights[l.weight->name()] = {{"layer", l.node->name()},

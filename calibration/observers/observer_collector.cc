@@ -1,6 +1,5 @@
 #include "mixq/calibration/observers/observer_collector.h"
 
-#include "mixq/core/float_bits.h"
 #include "mixq/quant/layer_selection.h"
 
 namespace mixq::calib {
@@ -59,21 +58,10 @@ void StatsCollector::on_output(const ir::Node&, const ir::Value& value, const ir
 }
 
 void StatsCollector::record(const std::string& name, const ir::Tensor& t) {
+  const float* x = float_values(t, scratch_);
+  if (x == nullptr) return;
   const DType d = t.dtype();
-  if (d != DType::kFloat32 && d != DType::kFloat16 && d != DType::kBFloat16) return;
   const int64_t n = t.numel();
-  const float* x = nullptr;
-  if (d == DType::kFloat32) {
-    x = t.data<float>();
-  } else {
-    scratch_.resize(static_cast<size_t>(n));
-    const auto* h = reinterpret_cast<const uint16_t*>(t.raw_data());
-    for (int64_t i = 0; i < n; ++i) {
-      scratch_[static_cast<size_t>(i)] =
-          d == DType::kFloat16 ? float16_to_float(h[i]) : bfloat16_to_float(h[i]);
-    }
-    x = scratch_.data();
-  }
   TensorRecord& r = tensors_[name];
   r.dtype = d;
   const int64_t bad_before = r.minmax.nonfinite;

@@ -1,5 +1,7 @@
 #include "mixq/calibration/observers/observer_minmax.h"
 
+#include "mixq/core/float_bits.h"
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -68,6 +70,19 @@ float MinMax::add(const float* x, int64_t n, int64_t run, exec::ThreadPool* pool
   max = std::max(max, static_cast<double>(hi));
   absmax = std::max(absmax, static_cast<double>(batch_absmax));
   return batch_absmax;
+}
+
+const float* float_values(const ir::Tensor& t, std::vector<float>& scratch) {
+  const DType d = t.dtype();
+  if (d == DType::kFloat32) return t.data<float>();
+  if (d != DType::kFloat16 && d != DType::kBFloat16) return nullptr;
+  const auto n = static_cast<size_t>(t.numel());
+  scratch.resize(n);
+  const auto* h = t.data<uint16_t>();
+  for (size_t i = 0; i < n; ++i) {
+    scratch[i] = d == DType::kFloat16 ? float16_to_float(h[i]) : bfloat16_to_float(h[i]);
+  }
+  return scratch.data();
 }
 
 void channel_absmax(const float* x, const std::vector<int64_t>& dims, int64_t axis,

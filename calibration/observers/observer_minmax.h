@@ -25,6 +25,10 @@ struct MinMax {
   float add(const float* x, int64_t n, int64_t run, exec::ThreadPool* pool = nullptr);
 };
 
+// The values of a float32, float16 or bfloat16 tensor as float32: its own data for float32,
+// else widened into `scratch`. nullptr for any other dtype.
+const float* float_values(const ir::Tensor& t, std::vector<float>& scratch);
+
 // Raises acc[c] to the largest finite |x| of channel c along `axis` of float tensor t (acc is
 // resized to dims[axis] on first use). The axis may be negative (counted from the end).
 void channel_absmax(const float* x, const std::vector<int64_t>& dims, int64_t axis,
