@@ -91,6 +91,14 @@ case "${1:-}" in
     fi
     "$ROOT/.venv/bin/python" "$ROOT/tools/bench/run.py" --mixq "$BUILD/tools/mixq" \
       --models "$models" --threads "${MIXQ_BENCH_THREADS:-$JOBS}" --out "$BUILD/bench/results.json"
+    # Calibration against onnxruntime.quantization's calibrators (needs onnx as well).
+    "$ROOT/.venv/bin/python" -m pip install -q --disable-pip-version-check \
+      -r "$ROOT/tools/bench/requirements.txt"
+    for sample in tinygpt digits_cnn digits_mobile; do
+      "$ROOT/.venv/bin/python" "$ROOT/tools/bench/calib_vs_ort.py" --mixq "$BUILD/tools/mixq" \
+        --model "$ROOT/samples/$sample/model.onnx" --data "$ROOT/samples/$sample/calib.npz" \
+        --threads "${MIXQ_BENCH_THREADS:-$JOBS}"
+    done
     ;;
   build)
     install_deps

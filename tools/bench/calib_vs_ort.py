@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Calibration side by side: `mixq calibrate` against ONNX Runtime's calibrators
+(onnxruntime.quantization: MinMax, Entropy, Percentile) on the same model and data, each in
+its own process under /usr/bin/time (wall seconds, peak RSS).
+
+    .venv/bin/python tools/bench/calib_vs_ort.py --mixq build/tools/mixq \\
+        --model samples/tinygpt/model.onnx --data samples/tinygpt/calib.npz
+
+Both get the whole calibration array as one batch. ORT's calibrators add every intermediate
+tensor as a model output, keep the outputs of all batches, and build histograms in NumPy;
+mixq streams them through its observers. Needs the packages of tools/bench/requirements.txt.
+"""
+import argparse
+import json
+import pathlib
+import subprocess
+import sys
+import tempfile
+
+METHODS = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
+
+
+def ort_calibrate(model, data, method):
+    import numpy as np
+    from onnxruntime.quantization.calibrate import CalibrationDataReader, CalibrationMethod
+    from onnxruntime.quantization.calibrate import create_calibrator
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            with np.load(data) as d:
+                self.feeds = iter([{k: d[k] for k in d.files}])
+
+        def get_next(self):
+            return next(self.feeds, None)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        kwargs = {}
+        if method == "Percentile":
+            kwargs["extra_options"] = {"percentile": 99.99}
+        cal = create_calibrator(model, augmented_model_path=str(pathlib.Path(tmp) / "aug.onnx"),
+                                calibrate_method=getattr(CalibrationMethod, method), **kwargs)
+        cal.collect_data(Reader())
+        ranges = cal.compute_data()
+    print(f"{len(ranges.data)} tensors")
+
+
+def timed(cmd):
+    """(seconds, peak RSS MiB, error or None) of one process."""
+    r = subprocess.run(["/usr/bin/time", "-f", "TIME %e %M"] + cmd, capture_output=True,
+                       text=True)
+    line = [l for l in r.stderr.splitlines() if l.startswith("TIME ")][-1]
+    secs, kb = line.split()[1:]
+    error = None
+    if r.returncode != 0:
+        lines = [l for l in r.stderr.splitlines() if l and not l.startswith(("TIME", "Command"))]
+        error = lines[-1] if lines else f"exit {r.returncode}"
+    return float(secs), int(kb) / 1024, error
+
+
+def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--ort-child":
+        ort_calibrate(sys.argv[2], sys.argv[3], sys.argv[4])
+        return
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mixq", required=True)
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--threads", default="2")
+    args = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for ours, theirs in METHODS.items():
+            m = timed([args.mixq, "calibrate", args.model, "--data", args.data, "--method", ours,
+                       "--threads", args.threads, "--quiet", "-o", str(pathlib.Path(tmp) / "r.json")])
+            o = timed([sys.executable, __file__, "--ort-child", args.model, args.data, theirs])
+            if m[2]:
+                raise SystemExit(f"mixq calibrate --method {ours} failed: {m[2]}")
+            rows.append({"method": ours, "mixq_s": m[0], "mixq_rss_mib": m[1], "ort_s": o[0],
+                         "ort_rss_mib": o[1], "ort_error": o[2]})
+    print(f"model {args.model}, data {args.data}, mixq --threads {args.threads}")
+    print("| method | mixq s | mixq peak RSS MiB | ORT s | ORT peak RSS MiB | ORT / mixq time |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        ours = f"| {r['method']} | {r['mixq_s']:.2f} | {r['mixq_rss_mib']:.0f} |"
+        if r["ort_error"]:
+            print(f"{ours} failed after {r['ort_s']:.2f} s: {r['ort_error']} | "
+                  f"{r['ort_rss_mib']:.0f} | - |")
+        else:
+            print(f"{ours} {r['ort_s']:.2f} | {r['ort_rss_mib']:.0f} | "
+                  f"{r['ort_s'] / r['mixq_s']:.1f}x |")
+    print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()
