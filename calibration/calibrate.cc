@@ -210,6 +210,7 @@ Expected<nlohmann::ordered_json> calibrate(const std::filesystem::path& model_pa
     if (keep > 0) {
       collector.begin_run(feeds, samples, keep);
       auto out = ex->run(feeds, &collector);
+      collector.end_run();
       if (!out.ok()) {
         return out.status().with_context(str_cat("run ", r, " of ", data_path.string()));
       }

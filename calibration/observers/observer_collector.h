@@ -53,15 +53,28 @@ class StatsCollector : public exec::Observer {
   // batched along it when locating a NaN's sample.
   void begin_run(const exec::NamedTensors& feeds, int64_t first_sample = -1, int64_t samples = 1);
   void on_output(const ir::Node& node, const ir::Value& value, const ir::Tensor& t) override;
+  // Call after each run: with a pool, small tensors are held (sharing their buffers, up to
+  // 64 MiB) and observed together, several at once, here or when the budget fills.
+  void end_run() { flush(); }
 
   // Every float (or untyped) graph input and node output; dtype stays kUndefined for those no
   // run produced as a float tensor.
+  // (After end_run().)
   const std::map<std::string, TensorRecord>& tensors() const { return tensors_; }
   const std::vector<LayerInputRecord>& layer_inputs() const { return layer_inputs_; }
   int64_t runs() const { return run_; }
 
  private:
+  struct Pending {
+    TensorRecord* record;
+    const std::vector<size_t>* layers;  // layer_inputs_ entries reading this tensor, or null
+    ir::Tensor tensor;
+  };
   void record(const std::string& name, const ir::Tensor& t);
+  // Updates one tensor's record (and the layer inputs reading it) with one run's values.
+  void observe(TensorRecord& r, const std::vector<size_t>* layers, const ir::Tensor& t,
+               exec::ThreadPool* pool, std::vector<float>& scratch);
+  void flush();
 
   CollectorOptions options_;
   std::map<std::string, TensorRecord> tensors_;
@@ -70,6 +83,8 @@ class StatsCollector : public exec::Observer {
   int64_t run_ = 0;                                                      // runs begun
   int64_t first_sample_ = -1, samples_ = 1;                              // of the current run
   std::vector<float> scratch_;  // float16/bfloat16 widened to float32
+  std::vector<Pending> pending_;
+  size_t pending_bytes_ = 0;
 };
 
 }  // namespace mixq::calib

@@ -31,7 +31,8 @@ TEST(StatsCollector, RecordsEveryActivationAndLayerInputChannels) {
   ASSERT_TRUE(ex.ok()) << ex.status().to_string();
 
   StatsCollector collector(b.model(), {.bins = 256});
-  // The same, scanning in parallel on the executor's pool: identical results.
+  // The same on the executor's pool (small tensors queued and observed several at once):
+  // identical results.
   StatsCollector parallel(b.model(), {.bins = 256, .pool = &(*ex)->pool()});
   ASSERT_EQ(collector.layer_inputs().size(), 2u);
   std::map<std::string, std::vector<float>> seen;  // every value of every tensor, both runs
@@ -45,6 +46,7 @@ TEST(StatsCollector, RecordsEveryActivationAndLayerInputChannels) {
     ASSERT_TRUE(out.ok()) << out.status().to_string();
     parallel.begin_run(feeds);
     ASSERT_TRUE((*ex)->run(feeds, &parallel).ok());
+    parallel.end_run();  // the small tensors were queued and are observed together here
     const ir::Tensor* all[] = {&feeds[0].second, &feeds[1].second, &(*out)[0], &(*out)[1],
                                &(*out)[2]};
     const ir::Value* vals[] = {x, img, y, z, c};
