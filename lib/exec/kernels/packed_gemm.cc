@@ -161,42 +161,39 @@ void gemm_packed_right(ThreadPool* pool, int64_t M, const float* A, int64_t lda,
 #endif
 }
 
-void gemm_packed_left(ThreadPool* pool, const PackedLeft& w, int64_t N, const float* X, int64_t ldx,
-                      float* C, int64_t ldc) {
+namespace {
+
+// C = W · X with X's row k at X + k * ldx, or at X + koff[k] when koff is given.
+void left_product(ThreadPool* pool, const PackedLeft& w, int64_t N, const float* X, int64_t ldx,
+                  const int64_t* koff, float* C, int64_t ldc) {
 #if defined(__AVX512F__)
   const int64_t M = w.M, K = w.K;
   const int64_t blocks = ceil_div(M, kBlock);
+  const auto& tiles = koff == nullptr ? kTiles : kOffsetTiles;
   // Consecutive tasks share a column panel of X, which stays in cache while weight blocks pass.
   for_tasks(pool, blocks * ceil_div(N, kPanel), blocks, [&](int64_t t) {
     const int64_t i0 = (t % blocks) * kBlock;
     const int64_t j0 = (t / blocks) * kPanel;
     const int64_t rows = std::min(kBlock, M - i0);
     const int64_t cols = std::min(kPanel, N - j0);
-    kTiles[static_cast<size_t>(rows)](w.data.data() + i0 * K, X + j0, ldx, nullptr, K,
-                                      low_mask(cols), high_mask(cols), C + i0 * ldc + j0, ldc);
+    tiles[static_cast<size_t>(rows)](w.data.data() + i0 * K, X + j0, ldx, koff, K, low_mask(cols),
+                                     high_mask(cols), C + i0 * ldc + j0, ldc);
   });
 #else
-  (void)pool, (void)w, (void)N, (void)X, (void)ldx, (void)C, (void)ldc;
+  (void)pool, (void)w, (void)N, (void)X, (void)ldx, (void)koff, (void)C, (void)ldc;
 #endif
+}
+
+}  // namespace
+
+void gemm_packed_left(ThreadPool* pool, const PackedLeft& w, int64_t N, const float* X, int64_t ldx,
+                      float* C, int64_t ldc) {
+  left_product(pool, w, N, X, ldx, nullptr, C, ldc);
 }
 
 void gemm_packed_left_offsets(ThreadPool* pool, const PackedLeft& w, int64_t N, const float* X,
                               const int64_t* koff, float* C, int64_t ldc) {
-#if defined(__AVX512F__)
-  const int64_t M = w.M, K = w.K;
-  const int64_t blocks = ceil_div(M, kBlock);
-  for_tasks(pool, blocks * ceil_div(N, kPanel), blocks, [&](int64_t t) {
-    const int64_t i0 = (t % blocks) * kBlock;
-    const int64_t j0 = (t / blocks) * kPanel;
-    const int64_t rows = std::min(kBlock, M - i0);
-    const int64_t cols = std::min(kPanel, N - j0);
-    kOffsetTiles[static_cast<size_t>(rows)](w.data.data() + i0 * K, X + j0, 0, koff, K,
-                                            low_mask(cols), high_mask(cols), C + i0 * ldc + j0,
-                                            ldc);
-  });
-#else
-  (void)pool, (void)w, (void)N, (void)X, (void)koff, (void)C, (void)ldc;
-#endif
+  left_product(pool, w, N, X, 0, koff, C, ldc);
 }
 
 }  // namespace mixq::exec
