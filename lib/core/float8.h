@@ -126,6 +126,19 @@ inline uint8_t double_to_uint4(double d, bool saturate) {
   return static_cast<uint8_t>(static_cast<int>(std::fmod(r, 16.0)) & 0xf);
 }
 inline uint8_t float_to_int4(float f, bool saturate) { return double_to_int4(f, saturate); }
+
+// float -> INT8 / UINT8 as QuantizeLinear stores them: round to nearest even, then clamp to
+// [-128, 127] / [0, 255] (QuantizeLinear always saturates; +-Inf go to the ends). NaN gives 0.
+inline int8_t double_to_int8(double d) {
+  if (std::isnan(d)) return 0;
+  const double r = std::nearbyint(d);
+  return static_cast<int8_t>(r < -128.0 ? -128.0 : (r > 127.0 ? 127.0 : r));
+}
+inline uint8_t double_to_uint8(double d) {
+  if (std::isnan(d)) return 0;
+  const double r = std::nearbyint(d);
+  return static_cast<uint8_t>(r < 0.0 ? 0.0 : (r > 255.0 ? 255.0 : r));
+}
 inline uint8_t float_to_uint4(float f, bool saturate) { return double_to_uint4(f, saturate); }
 
 // Bulk conversions, bit-identical to the scalar functions above for every input. The encoders

@@ -285,6 +285,54 @@ TEST(NumberFormats, SpecWinsWhereOnnxRuntimeDeparts) {
   }
 }
 
+// The integer encoders against a rounding written from its definition: the nearest integer,
+// and at an exact half the even one; then the range rules. A million seeded values: halves,
+// values near them, the range ends, out of range, +-Inf and NaN.
+double reference_round(double x) {
+  const double lo = std::floor(x), frac = x - lo;
+  if (frac < 0.5) return lo;
+  if (frac > 0.5) return lo + 1;
+  return std::fmod(lo, 2.0) == 0 ? lo : lo + 1;
+}
+
+TEST(NumberFormats, IntegerEncodersRoundHalfToEvenAndFollowTheRangeRules) {
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> k(-300, 300);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  std::vector<double> xs = {kNaN, kInf, -kInf, -0.0, 0.0, 127.5, -128.5, 255.5, 7.5, -8.5, 15.5};
+  while (xs.size() < 1000000) {
+    const double base = k(rng) + 0.5;
+    xs.push_back(xs.size() % 2 ? base : base + u(rng) * 0.75);  // exact halves, and near them
+  }
+  int64_t bad = 0;
+  for (double x : xs) {
+    const bool nan = std::isnan(x);
+    const double r = nan ? 0 : (std::isinf(x) ? x : reference_round(x));
+    const auto clamp = [&](double lo, double hi) {
+      return nan ? 0.0 : std::min(hi, std::max(lo, r));
+    };
+    bad += double_to_int8(x) != static_cast<int8_t>(clamp(-128, 127));
+    bad += double_to_uint8(x) != static_cast<uint8_t>(clamp(0, 255));
+    bad += double_to_int4(x, true) != (static_cast<int>(clamp(-8, 7)) & 0xf);
+    bad += double_to_uint4(x, true) != static_cast<int>(clamp(0, 15));
+    // Without saturation (Cast to INT4/UINT4): the low four bits of the rounded integer;
+    // +-Inf and NaN give 0.
+    const int wrapped = nan || std::isinf(x) ? 0 : static_cast<int>(static_cast<int64_t>(r) & 0xf);
+    bad += double_to_int4(x, false) != wrapped;
+    bad += double_to_uint4(x, false) != wrapped;
+  }
+  EXPECT_EQ(bad, 0);
+  // Spot checks that say the rules in numbers.
+  EXPECT_EQ(double_to_int8(2.5), 2);
+  EXPECT_EQ(double_to_int8(-2.5), -2);
+  EXPECT_EQ(double_to_int8(3.5), 4);
+  EXPECT_EQ(double_to_int8(127.5), 127);
+  EXPECT_EQ(double_to_int8(-1e9), -128);
+  EXPECT_EQ(double_to_uint8(-3.0), 0);
+  EXPECT_EQ(double_to_int4(8.0, false), 0x8);  // 8 wraps to -8
+  EXPECT_EQ(double_to_int4(-9.0, true), 0x8);  // saturates to -8
+}
+
 // FLOAT16 and BFLOAT16: every float32 whose value the 16-bit format holds round-trips, and
 // rounding is to nearest even, checked against float64 arithmetic on the two neighbours.
 TEST(NumberFormats, Float16AndBFloat16RoundToNearestEven) {
