@@ -102,6 +102,24 @@ Status visit_dtype(DType t, Fn&& fn) {
   }
 }
 
+// Calls fn(S{}) with S the floating storage type of `t` (float, double, Float16, BFloat16) and
+// returns what it returns; any other dtype returns otherwise().
+template <typename Fn, typename Otherwise>
+decltype(auto) visit_float_dtype(DType t, Fn&& fn, Otherwise&& otherwise) {
+  switch (t) {
+    case DType::kFloat32:
+      return fn(float{});
+    case DType::kFloat64:
+      return fn(double{});
+    case DType::kFloat16:
+      return fn(Float16{});
+    case DType::kBFloat16:
+      return fn(BFloat16{});
+    default:
+      return otherwise();
+  }
+}
+
 // Bytes per element for byte-copying kernels (Transpose, Gather, Concat, ...); 0 for strings
 // and the packed 4-bit types, which need their own path.
 inline size_t element_size(DType t) {

@@ -46,23 +46,9 @@ const T* compute_view(ThreadPool& pool, const ir::Tensor& t, std::vector<T>& scr
       for (int64_t i = b; i < e; ++i) out[i] = static_cast<T>(load(in[i]));
     });
   };
-  switch (t.dtype()) {
-    case DType::kFloat16:
-      convert(Float16{});
-      break;
-    case DType::kBFloat16:
-      convert(BFloat16{});
-      break;
-    case DType::kFloat32:
-      convert(float{});
-      break;
-    case DType::kFloat64:
-      convert(double{});
-      break;
-    default:
-      for (int64_t i = 0; i < n; ++i) out[i] = static_cast<T>(t.element_as_double(i));
-      break;
-  }
+  visit_float_dtype(t.dtype(), convert, [&] {
+    for (int64_t i = 0; i < n; ++i) out[i] = static_cast<T>(t.element_as_double(i));
+  });
   return scratch.data();
 }
 
@@ -97,22 +83,7 @@ void finish_output(ThreadPool& pool, ir::Tensor& y, const std::vector<T>& scratc
       for (int64_t i = b; i < e; ++i) out[i] = store<S>(static_cast<Compute<S>>(in[i]));
     });
   };
-  switch (y.dtype()) {
-    case DType::kFloat16:
-      convert(Float16{});
-      break;
-    case DType::kBFloat16:
-      convert(BFloat16{});
-      break;
-    case DType::kFloat32:
-      convert(float{});
-      break;
-    case DType::kFloat64:
-      convert(double{});
-      break;
-    default:
-      break;
-  }
+  visit_float_dtype(y.dtype(), convert, [] {});
 }
 
 // Sum of x[0..n) in float64, with four interleaved partial sums (a fixed order, so results do

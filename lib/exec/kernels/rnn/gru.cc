@@ -115,14 +115,15 @@ Status gru_typed(KernelContext& ctx, const RnnShape& s, bool linear_before_reset
 Status gru_kernel(KernelContext& ctx) {
   MIXQ_ASSIGN_OR_RETURN(RnnShape s, read_rnn_shape(ctx, 3, {ActKind::kSigmoid, ActKind::kTanh}));
   MIXQ_ASSIGN_OR_RETURN(int64_t lbr, ctx.node().attr_int("linear_before_reset", 0));
-  return visit_dtype(ctx.input(0).dtype(), [&](auto tag) -> Status {
-    using S = decltype(tag);
-    if constexpr (is_float_storage<S>()) {
-      return gru_typed<S>(ctx, s, lbr != 0);
-    } else {
-      return ctx.fail("X is ", dtype_name(ctx.input(0).dtype()), ", expected a float type");
-    }
-  });
+  return visit_float_dtype(
+      ctx.input(0).dtype(),
+      [&](auto tag) -> Status {
+        using S = decltype(tag);
+        return gru_typed<S>(ctx, s, lbr != 0);
+      },
+      [&] {
+        return ctx.fail("X is ", dtype_name(ctx.input(0).dtype()), ", expected a float type");
+      });
 }
 
 }  // namespace

@@ -116,14 +116,15 @@ Status lstm_kernel(KernelContext& ctx) {
   MIXQ_ASSIGN_OR_RETURN(
       RnnShape s, read_rnn_shape(ctx, 4, {ActKind::kSigmoid, ActKind::kTanh, ActKind::kTanh}));
   MIXQ_ASSIGN_OR_RETURN(int64_t input_forget, ctx.node().attr_int("input_forget", 0));
-  return visit_dtype(ctx.input(0).dtype(), [&](auto tag) -> Status {
-    using S = decltype(tag);
-    if constexpr (is_float_storage<S>()) {
-      return lstm_typed<S>(ctx, s, input_forget != 0);
-    } else {
-      return ctx.fail("X is ", dtype_name(ctx.input(0).dtype()), ", expected a float type");
-    }
-  });
+  return visit_float_dtype(
+      ctx.input(0).dtype(),
+      [&](auto tag) -> Status {
+        using S = decltype(tag);
+        return lstm_typed<S>(ctx, s, input_forget != 0);
+      },
+      [&] {
+        return ctx.fail("X is ", dtype_name(ctx.input(0).dtype()), ", expected a float type");
+      });
 }
 
 }  // namespace

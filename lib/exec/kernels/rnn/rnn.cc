@@ -68,14 +68,15 @@ Status rnn_typed(KernelContext& ctx, const RnnShape& s) {
 
 Status rnn_kernel(KernelContext& ctx) {
   MIXQ_ASSIGN_OR_RETURN(RnnShape s, read_rnn_shape(ctx, 1, {ActKind::kTanh}));
-  return visit_dtype(ctx.input(0).dtype(), [&](auto tag) -> Status {
-    using S = decltype(tag);
-    if constexpr (is_float_storage<S>()) {
-      return rnn_typed<S>(ctx, s);
-    } else {
-      return ctx.fail("X is ", dtype_name(ctx.input(0).dtype()), ", expected a float type");
-    }
-  });
+  return visit_float_dtype(
+      ctx.input(0).dtype(),
+      [&](auto tag) -> Status {
+        using S = decltype(tag);
+        return rnn_typed<S>(ctx, s);
+      },
+      [&] {
+        return ctx.fail("X is ", dtype_name(ctx.input(0).dtype()), ", expected a float type");
+      });
 }
 
 }  // namespace
