@@ -99,6 +99,15 @@ case "${1:-}" in
         --model "$ROOT/samples/$sample/model.onnx" --data "$ROOT/samples/$sample/calib.npz" \
         --threads "${MIXQ_BENCH_THREADS:-$JOBS}"
     done
+    "$ROOT/.venv/bin/python" "$ROOT/tools/bench/calib_vs_ort.py" --mixq "$BUILD/tools/mixq" \
+      --model "$ROOT/samples/digits_cnn/model.onnx" --data "$ROOT/samples/digits_cnn/calib.npz" \
+      --repeat 100 --batch 32 --threads "${MIXQ_BENCH_THREADS:-$JOBS}"
+    # Calibration cost against a plain forward pass.
+    for sample in tinygpt digits_cnn; do
+      "$ROOT/.venv/bin/python" "$ROOT/tools/bench/calib_cost.py" --mixq "$BUILD/tools/mixq" \
+        --model "$ROOT/samples/$sample/model.onnx" --data "$ROOT/samples/$sample/calib.npz" \
+        --threads "${MIXQ_BENCH_THREADS:-$JOBS}"
+    done
     ;;
   build)
     install_deps

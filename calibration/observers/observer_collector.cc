@@ -1,5 +1,7 @@
 #include "mixq/calibration/observers/observer_collector.h"
 
+#include <set>
+
 #include "mixq/quant/layer_selection.h"
 
 namespace mixq::calib {
@@ -25,6 +27,20 @@ StatsCollector::StatsCollector(const ir::Model& model, const CollectorOptions& o
       if (v != nullptr) prepare(v);
     }
   }
+  // Outputs that hold exactly their input's values, resolved to the first tensor of the chain
+  // (nodes come in topological order, so a chain's source is resolved before it).
+  for (const auto& n : model.graph().nodes()) {
+    static const std::set<std::string> kMoves = {"Reshape",   "Flatten",  "Squeeze",
+                                                 "Unsqueeze", "Identity", "Transpose"};
+    if (!(n->domain().empty() || n->domain() == "ai.onnx") || !kMoves.count(n->op_type())) continue;
+    if (n->inputs().empty() || n->outputs().empty()) continue;
+    const ir::Value* in = n->input(0);
+    const ir::Value* out = n->output(0);
+    if (in == nullptr || out == nullptr || in->initializer() != nullptr) continue;
+    if (!tensors_.count(in->name()) || !tensors_.count(out->name())) continue;
+    auto src = alias_of_.find(in->name());
+    alias_of_[out->name()] = src == alias_of_.end() ? in->name() : src->second;
+  }
   for (const auto& layer : quant::find_quantizable_layers(model)) {
     const ir::Node& n = *layer.node;
     if (n.inputs().empty() || n.input(0) == nullptr) continue;
@@ -47,7 +63,6 @@ StatsCollector::StatsCollector(const ir::Model& model, const CollectorOptions& o
 
 void StatsCollector::begin_run(const exec::NamedTensors& feeds, int64_t first_sample,
                                int64_t samples) {
-  flush();
   ++run_;
   first_sample_ = first_sample;
   samples_ = samples;
@@ -67,59 +82,89 @@ void StatsCollector::record(const std::string& name, const ir::Tensor& t) {
   }
   auto it = layers_reading_.find(name);
   const std::vector<size_t>* layers = it == layers_reading_.end() ? nullptr : &it->second;
-  // Tensors too small to split are observed later, several at once, one per thread: the pool
-  // would otherwise idle while the calling thread scans them one by one. A tensor appears at
-  // most once per run and the queue is emptied every run, so each record still sees its runs
-  // in order and the results do not change.
+  if (alias_of_.count(name)) {
+    r.dtype = d;
+    // Its record comes from its source's in finish(); a layer reading it still needs its
+    // channels along its own axes.
+    if (layers != nullptr) observe_layers(*layers, t, scratch_);
+    return;
+  }
+  // Tensors too small to split are observed at the end of the run, several at once, one per
+  // thread: the pool would otherwise idle while the calling thread scans them one by one. A
+  // tensor appears at most once per run and the queue is emptied every run, so each record
+  // still sees its runs in order and the results do not change.
+  Pending p{&r, layers, t, run_ - 1, first_sample_, samples_};
   constexpr int64_t kSplit = int64_t{1} << 16;
   constexpr size_t kBudget = size_t{64} << 20;
   exec::ThreadPool* pool = options_.pool;
   if (pool != nullptr && pool->size() > 1 && t.numel() < kSplit) {
-    pending_.push_back({&r, layers, t});
     pending_bytes_ += t.nbytes();
+    pending_.push_back(std::move(p));
     if (pending_bytes_ > kBudget) flush();
     return;
   }
-  observe(r, layers, t, pool, scratch_);
+  observe(p, pool, scratch_);
 }
 
 void StatsCollector::flush() {
   if (pending_.empty()) return;
   options_.pool->parallel_for(static_cast<int64_t>(pending_.size()), 1, [&](int64_t b, int64_t e) {
     std::vector<float> scratch;
-    for (int64_t i = b; i < e; ++i) {
-      const Pending& p = pending_[static_cast<size_t>(i)];
-      observe(*p.record, p.layers, p.tensor, nullptr, scratch);
-    }
+    for (int64_t i = b; i < e; ++i) observe(pending_[static_cast<size_t>(i)], nullptr, scratch);
   });
   pending_.clear();
   pending_bytes_ = 0;
 }
 
-void StatsCollector::observe(TensorRecord& r, const std::vector<size_t>* layers,
-                             const ir::Tensor& t, exec::ThreadPool* pool,
+void StatsCollector::observe(const Pending& p, exec::ThreadPool* pool,
                              std::vector<float>& scratch) {
+  TensorRecord& r = *p.record;
+  const ir::Tensor& t = p.tensor;
   const float* x = float_values(t, scratch);
   if (x == nullptr) return;
   const int64_t n = t.numel();
   r.dtype = t.dtype();
   const int64_t bad_before = r.minmax.nonfinite;
-  const float batch_max = r.minmax.add(x, n, run_ - 1, pool);
-  if (bad_before == 0 && r.minmax.nonfinite > 0 && first_sample_ >= 0) {
-    const bool batched = samples_ > 1 && t.rank() > 0 && t.dims()[0] == samples_ && n > 0;
-    r.first_nonfinite_sample =
-        first_sample_ + (batched ? r.minmax.first_nonfinite_index / (n / samples_) : 0);
-  }
   if (options_.histograms) {
-    r.histogram->add_scanned(x, n, batch_max, r.minmax.nonfinite - bad_before, pool);
+    r.minmax.absorb(r.histogram->add_batch(x, n, pool), x, n, p.run);
+  } else {
+    r.minmax.add(x, n, p.run, pool);
   }
-  if (layers == nullptr || t.rank() == 0) return;
-  for (size_t idx : *layers) {
+  if (bad_before == 0 && r.minmax.nonfinite > 0 && p.first_sample >= 0) {
+    const bool batched = p.samples > 1 && t.rank() > 0 && t.dims()[0] == p.samples && n > 0;
+    r.first_nonfinite_sample =
+        p.first_sample + (batched ? r.minmax.first_nonfinite_index / (n / p.samples) : 0);
+  }
+  if (p.layers != nullptr) observe_layers(*p.layers, x, t);
+}
+
+void StatsCollector::observe_layers(const std::vector<size_t>& layers, const ir::Tensor& t,
+                                    std::vector<float>& scratch) {
+  const float* x = float_values(t, scratch);
+  if (x != nullptr) observe_layers(layers, x, t);
+}
+
+void StatsCollector::observe_layers(const std::vector<size_t>& layers, const float* x,
+                                    const ir::Tensor& t) {
+  if (t.rank() == 0) return;
+  for (size_t idx : layers) {
     LayerInputRecord& l = layer_inputs_[idx];
     const auto rank = static_cast<int64_t>(t.rank());
     const int64_t axis = l.axis < 0 ? l.axis + rank : l.axis;
     if (axis < 0 || axis >= rank) continue;
     channel_absmax(x, t.dims(), axis, l.channel_absmax);
+  }
+}
+
+void StatsCollector::finish() {
+  flush();
+  for (const auto& [name, source] : alias_of_) {
+    TensorRecord& r = tensors_.at(name);
+    const TensorRecord& s = tensors_.at(source);
+    if (r.dtype == DType::kUndefined) continue;  // no run produced it as a float tensor
+    r.minmax = s.minmax;
+    r.first_nonfinite_sample = s.first_nonfinite_sample;
+    if (s.histogram) r.histogram = std::make_unique<AbsHistogram>(*s.histogram);
   }
 }
 

@@ -4,6 +4,11 @@
 // ConvTranspose with a constant weight), the per-channel absmax of its activation input along
 // the axis the weight reduces over (K of MatMul/Gemm, input channels of Conv): the data that
 // exposes outlier channels. Memory: tensors x bins counters, whatever the number of samples.
+//
+// The output of a node that only moves values (Reshape, Flatten, Squeeze, Unsqueeze, Identity,
+// Transpose of an activation) holds exactly its input's values, so its record is a copy of the
+// input's, made by finish(), instead of a second pass over the same numbers. (Only where the
+// first NaN came from can differ: the copy names the input's sample.)
 #pragma once
 
 #include <cstdint>
@@ -56,33 +61,49 @@ class StatsCollector : public exec::Observer {
   // Call after each run: with a pool, small tensors are held (sharing their buffers, up to
   // 64 MiB) and observed together, several at once, here or when the budget fills.
   void end_run() { flush(); }
+  // Completes the records of the value-moving nodes' outputs from their inputs' (see above).
+  // tensors() and layer_inputs() call it; calling it again after more runs brings them up to
+  // date.
+  void finish();
 
   // Every float (or untyped) graph input and node output; dtype stays kUndefined for those no
-  // run produced as a float tensor.
-  // (After end_run().)
-  const std::map<std::string, TensorRecord>& tensors() const { return tensors_; }
-  const std::vector<LayerInputRecord>& layer_inputs() const { return layer_inputs_; }
+  // run produced as a float tensor. (After end_run().)
+  const std::map<std::string, TensorRecord>& tensors() {
+    finish();
+    return tensors_;
+  }
+  const std::vector<LayerInputRecord>& layer_inputs() {
+    finish();
+    return layer_inputs_;
+  }
   int64_t runs() const { return run_; }
 
  private:
+  // One tensor of one run, to observe.
   struct Pending {
     TensorRecord* record;
     const std::vector<size_t>* layers;  // layer_inputs_ entries reading this tensor, or null
     ir::Tensor tensor;
+    int64_t run, first_sample, samples;
   };
   void record(const std::string& name, const ir::Tensor& t);
   // Updates one tensor's record (and the layer inputs reading it) with one run's values.
-  void observe(TensorRecord& r, const std::vector<size_t>* layers, const ir::Tensor& t,
-               exec::ThreadPool* pool, std::vector<float>& scratch);
+  void observe(const Pending& p, exec::ThreadPool* pool, std::vector<float>& scratch);
+  // Raises the channel absmax of the layers reading t.
+  void observe_layers(const std::vector<size_t>& layers, const ir::Tensor& t,
+                      std::vector<float>& scratch);
+  void observe_layers(const std::vector<size_t>& layers, const float* x, const ir::Tensor& t);
   void flush();
 
   CollectorOptions options_;
   std::map<std::string, TensorRecord> tensors_;
   std::vector<LayerInputRecord> layer_inputs_;
   std::unordered_map<std::string, std::vector<size_t>> layers_reading_;  // tensor -> records
-  int64_t run_ = 0;                                                      // runs begun
-  int64_t first_sample_ = -1, samples_ = 1;                              // of the current run
-  std::vector<float> scratch_;  // float16/bfloat16 widened to float32
+  std::unordered_map<std::string, std::string> alias_of_;  // value-moving output -> its source
+  int64_t run_ = 0;                                        // runs begun
+  int64_t first_sample_ = -1, samples_ = 1;                // of the current run
+  std::vector<float> scratch_;                             // float16/bfloat16 widened to float32
+
   std::vector<Pending> pending_;
   size_t pending_bytes_ = 0;
 };

@@ -11,68 +11,73 @@ namespace {
 
 constexpr int64_t kLevels = 128;
 
-// KL(P || Q) for the candidate that keeps the first i bins (TensorRT's construction, see the
-// header); infinity when the candidate holds no data.
-double divergence(const std::vector<int64_t>& bins, int64_t i, int64_t outliers,
-                  std::vector<double>& p, std::vector<double>& q) {
-  p.assign(bins.begin(), bins.begin() + i);
-  p[static_cast<size_t>(i - 1)] += static_cast<double>(outliers);
-  // Quantize the unclipped first i bins to 128 levels and expand back over non-empty bins.
-  q.assign(static_cast<size_t>(i), 0.0);
-  const int64_t merged = i / kLevels;
-  for (int64_t j = 0; j < kLevels; ++j) {
-    const int64_t start = j * merged;
-    const int64_t stop = j == kLevels - 1 ? i : start + merged;
-    double sum = 0;
-    int64_t nonzero = 0;
-    for (int64_t k = start; k < stop; ++k) {
-      sum += static_cast<double>(bins[static_cast<size_t>(k)]);
-      nonzero += bins[static_cast<size_t>(k)] != 0;
-    }
-    if (nonzero == 0) continue;
-    for (int64_t k = start; k < stop; ++k) {
-      if (bins[static_cast<size_t>(k)] != 0) q[static_cast<size_t>(k)] = sum / double(nonzero);
-    }
+}  // namespace
+
+EntropySearch::EntropySearch(const AbsHistogram& h) {
+  const auto& bins = h.counts();
+  const size_t n = bins.size();
+  count_.assign(n + 1, 0);
+  nonzero_.assign(n + 1, 0);
+  clogc_.assign(n + 1, 0.0);
+  for (size_t k = 0; k < n; ++k) {
+    const int64_t c = bins[k];
+    count_[k + 1] = count_[k] + c;
+    nonzero_[k + 1] = nonzero_[k] + (c != 0);
+    clogc_[k + 1] = clogc_[k] + (c > 1 ? double(c) * std::log(double(c)) : 0.0);
   }
-  double p_sum = 0, q_sum = 0;
-  for (int64_t k = 0; k < i; ++k) {
-    p_sum += p[static_cast<size_t>(k)];
-    q_sum += q[static_cast<size_t>(k)];
-  }
-  if (p_sum == 0 || q_sum == 0) return std::numeric_limits<double>::infinity();
-  // A bin that P has and Q lacks (the folded outliers) gets Q a tiny mass, as the usual
-  // implementations smooth it, instead of making the divergence infinite.
-  constexpr double kEps = 1e-12;
-  double kl = 0;
-  for (int64_t k = 0; k < i; ++k) {
-    const double pk = p[static_cast<size_t>(k)] / p_sum;
-    if (pk == 0) continue;
-    const double qk = std::max(q[static_cast<size_t>(k)] / q_sum, kEps);
-    kl += pk * std::log(pk / qk);
-  }
-  return kl;
 }
 
-}  // namespace
+// With N the total count, c_k the counts, bucket j holding bins [a, b) with sum S_j over nz_j
+// non-empty bins, P = c / N (bin i-1 also holding the outliers) and Q = (S_j / nz_j) / C_i on
+// the non-empty bins (C_i = the count below i): every non-empty bin k < i-1 of bucket j adds
+// (c_k / N) (log c_k - log N - log(S_j / nz_j) + log C_i), so a bucket's sum needs only the
+// prefix sums of c, of (c != 0) and of c log c. Bin i-1 is added on its own.
+double EntropySearch::divergence(int64_t i) const {
+  const int64_t total = count_.back();
+  const int64_t below = count_[static_cast<size_t>(i)];
+  if (total == 0 || below == 0) return std::numeric_limits<double>::infinity();
+  const double log_total = std::log(double(total));
+  const double log_below = std::log(double(below));
+  const int64_t merged = i / kLevels;
+  double sum = 0;  // sum over bins of c_k log(P_k / Q_k) * N
+  double last_q = 0;
+  for (int64_t j = 0; j < kLevels; ++j) {
+    const auto a = static_cast<size_t>(j * merged);
+    const auto b = static_cast<size_t>(j == kLevels - 1 ? i : (j + 1) * merged);
+    const int64_t nz = nonzero_[b] - nonzero_[a];
+    if (nz == 0) continue;
+    const double s = double(count_[b] - count_[a]);
+    const double log_q = std::log(s / double(nz)) - log_below;  // log Q_k for its non-empty bins
+    // Bins [a, e): every non-empty bin but i-1.
+    const size_t e = j == kLevels - 1 ? b - 1 : b;
+    const double c = double(count_[e] - count_[a]);
+    sum += (clogc_[e] - clogc_[a]) - c * (log_total + log_q);
+    if (j == kLevels - 1) last_q = std::exp(log_q);
+  }
+  // Bin i-1 holds the outliers too; where Q has nothing there, Q gets a tiny mass, as the usual
+  // implementations smooth it, instead of making the divergence infinite.
+  const auto last = static_cast<size_t>(i - 1);
+  const double p_last = double(count_[last + 1] - count_[last] + (total - below));
+  if (p_last > 0) {
+    constexpr double kEps = 1e-12;
+    const bool filled = count_[last + 1] != count_[last];
+    const double q = filled ? last_q : kEps;
+    sum += p_last * (std::log(p_last) - log_total - std::log(q));
+  }
+  return sum / double(total);
+}
 
 double entropy_range(const AbsHistogram& h) {
   const int64_t used = h.last_used_bin();
   if (used < 0) return 0;
-  const auto& bins = h.counts();
-  const auto n_bins = static_cast<int64_t>(bins.size());
+  const auto n_bins = static_cast<int64_t>(h.counts().size());
   // Candidates beyond the last used bin only add empty bins: stop one past it.
   const int64_t last = std::min(n_bins, std::max(kLevels, used + 1));
-  // suffix[i]: the count in bins i and above (the outliers of candidate i).
-  std::vector<int64_t> suffix(static_cast<size_t>(n_bins) + 1, 0);
-  for (int64_t k = n_bins - 1; k >= 0; --k) {
-    suffix[static_cast<size_t>(k)] =
-        suffix[static_cast<size_t>(k) + 1] + bins[static_cast<size_t>(k)];
-  }
-  std::vector<double> p, q;
+  const EntropySearch search(h);
   double best_kl = std::numeric_limits<double>::infinity();
   int64_t best_i = last;
   const auto consider = [&](int64_t i) {
-    const double kl = divergence(bins, i, suffix[static_cast<size_t>(i)], p, q);
+    const double kl = search.divergence(i);
     if (kl < best_kl || (kl == best_kl && i < best_i)) {
       best_kl = kl;
       best_i = i;

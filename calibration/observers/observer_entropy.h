@@ -1,6 +1,9 @@
 // The entropy (KL-divergence) clipping range of a histogram.
 #pragma once
 
+#include <cstdint>
+#include <vector>
+
 #include "mixq/calibration/observers/observer_histogram.h"
 
 namespace mixq::calib {
@@ -12,5 +15,19 @@ namespace mixq::calib {
 // (capped at absmax). The search takes every 8th candidate, then every candidate within 8 of
 // the best of those.
 double entropy_range(const AbsHistogram& h);
+
+// The divergence of each candidate in O(128) from prefix sums over the bins (instead of a pass
+// over the first i bins with a logarithm per bin).
+class EntropySearch {
+ public:
+  explicit EntropySearch(const AbsHistogram& h);
+  // KL(reference || candidate) for the candidate that keeps the first i bins, 128 <= i <= bins;
+  // infinity when the candidate holds no data.
+  double divergence(int64_t i) const;
+
+ private:
+  std::vector<int64_t> count_, nonzero_;  // prefix sums of c and of (c != 0)
+  std::vector<double> clogc_;             // prefix sums of c log c
+};
 
 }  // namespace mixq::calib

@@ -36,84 +36,131 @@ void AbsHistogram::grow_to(double a) {
 namespace {
 
 constexpr float kFloatMax = std::numeric_limits<float>::max();
-constexpr int64_t kChunk = int64_t{1} << 16;  // elements per parallel chunk
+constexpr int64_t kChunk = int64_t{1} << 16;  // elements per chunk (counts fit in uint32)
 
-// The largest finite |x| in [b, e) and the count of non-finite values (NaN, +-Inf), without
-// branches so that it vectorises: |x| <= FLT_MAX is false exactly for NaN and +-Inf.
-std::pair<float, int64_t> scan(const float* x, int64_t b, int64_t e) {
-  float m = 0;
-  int64_t bad = 0;
-  for (int64_t i = b; i < e; ++i) {
-    const float a = std::fabs(x[i]);
-    const bool finite = a <= kFloatMax;
-    m = finite && a > m ? a : m;
-    bad += !finite;
-  }
-  return {m, bad};
+// The smallest power of two > a, for a > 0.
+double pow2_above(double a) {
+  int e = 0;
+  std::frexp(a, &e);
+  return std::ldexp(1.0, e);
 }
 
-void count(const float* x, int64_t b, int64_t e, float scale, int64_t* counts) {
-  for (int64_t i = b; i < e; ++i) {
-    const float a = std::fabs(x[i]);
-    if (a <= kFloatMax) ++counts[static_cast<size_t>(a * scale)];
+// Counts the finite |x| of x[b, e) into nb bins of width range / nb (0 when range is 0: every
+// value is zero then). The bin indexes are computed 64 at a time in a loop that vectorises,
+// then scattered over four interleaved sub-histograms, so that runs of values in one bin do
+// not wait on each other's increments. Scale is a power of two, so |x| * scale is exact.
+template <typename T>
+void count_chunk(const float* x, int64_t b, int64_t e, T scale, uint32_t* sub, size_t nb) {
+  constexpr int64_t kBlock = 64;
+  uint32_t idx[kBlock];
+  const T sink = static_cast<T>(nb);  // the extra bin that takes NaN and +-Inf
+  const size_t stride = nb + 1;
+  for (int64_t i = b; i < e; i += kBlock) {
+    const int64_t m = std::min(kBlock, e - i);
+    for (int64_t j = 0; j < m; ++j) {
+      const float a = std::fabs(x[i + j]);
+      const T v = a <= kFloatMax ? static_cast<T>(a) * scale : sink;
+      idx[j] = static_cast<uint32_t>(v);
+    }
+    int64_t j = 0;
+    for (; j + 4 <= m; j += 4) {
+      ++sub[idx[j]];
+      ++sub[stride + idx[j + 1]];
+      ++sub[2 * stride + idx[j + 2]];
+      ++sub[3 * stride + idx[j + 3]];
+    }
+    for (; j < m; ++j) ++sub[idx[j]];
   }
+}
+
+// One chunk's part of a batch: its scan, the range its counts were made at, and the highest
+// bin its counts can reach (every bin above is empty).
+struct ChunkPart {
+  ValueScan scan;
+  double range = 0;
+  size_t top = 0;
+};
+
+// Scans one chunk, then counts it (still in cache) at the larger of the histogram's current
+// range and the chunk's own. `sub` holds the four sub-histograms (and their NaN bins) and is
+// all zero between calls: only the bins up to the chunk's top are summed and cleared, so a
+// small tensor does not pay for the whole bin count.
+void do_chunk(const float* x, int64_t b, int64_t e, double current, size_t nb, ChunkPart& part,
+              uint32_t* out, std::vector<uint32_t>& sub) {
+  part.scan = scan_values(x, b, e);
+  const float m = part.scan.absmax();
+  part.range = m == 0 ? current : std::max(current, pow2_above(m));
+  const double scale = part.range == 0 ? 0.0 : static_cast<double>(nb) / part.range;
+  const size_t stride = nb + 1;
+  if (sub.size() != 4 * stride) sub.assign(4 * stride, 0);
+  // A float scale would overflow for ranges below 2^-100 (denormal-sized tensors).
+  if (scale < 0x1p100) {
+    const auto f = static_cast<float>(scale);
+    count_chunk(x, b, e, f, sub.data(), nb);
+    part.top = static_cast<size_t>(m * f);
+  } else {
+    count_chunk(x, b, e, scale, sub.data(), nb);
+    part.top = static_cast<size_t>(static_cast<double>(m) * scale);
+  }
+  for (size_t k = 0; k <= part.top; ++k) {
+    out[k] = sub[k] + sub[stride + k] + sub[2 * stride + k] + sub[3 * stride + k];
+    sub[k] = sub[stride + k] = sub[2 * stride + k] = sub[3 * stride + k] = 0;
+  }
+  for (size_t j = 0; j < 4; ++j) sub[j * stride + nb] = 0;  // the NaN bins
 }
 
 }  // namespace
 
 int64_t AbsHistogram::add(const float* x, int64_t n, exec::ThreadPool* pool) {
-  const int64_t chunks = (n + kChunk - 1) / kChunk;
-  const bool parallel = pool != nullptr && pool->size() > 1 && chunks > 1;
-  float batch_max = 0;
-  int64_t skipped = 0;
-  if (parallel) {
-    std::vector<std::pair<float, int64_t>> part(static_cast<size_t>(chunks));
-    pool->parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
-      for (int64_t c = c0; c < c1; ++c) {
-        part[static_cast<size_t>(c)] = scan(x, c * kChunk, std::min(n, (c + 1) * kChunk));
-      }
-    });
-    for (const auto& [m, bad] : part) {
-      batch_max = std::max(batch_max, m);
-      skipped += bad;
-    }
-  } else {
-    std::tie(batch_max, skipped) = scan(x, 0, n);
-  }
-  add_scanned(x, n, batch_max, skipped, pool);
-  return skipped;
+  return add_batch(x, n, pool).nonfinite;
 }
 
-void AbsHistogram::add_scanned(const float* x, int64_t n, float batch_max, int64_t nonfinite,
-                               exec::ThreadPool* pool) {
+ValueScan AbsHistogram::add_batch(const float* x, int64_t n, exec::ThreadPool* pool) {
   const int64_t chunks = (n + kChunk - 1) / kChunk;
-  const bool parallel = pool != nullptr && pool->size() > 1 && chunks > 1;
-  absmax_ = std::max(absmax_, static_cast<double>(batch_max));
-  grow_to(batch_max);
-  // bins / range is a power of two, so a * scale is exact and its floor is the exact bin.
-  const auto scale =
-      range_ == 0 ? 0.0f : static_cast<float>(static_cast<double>(counts_.size()) / range_);
-  if (parallel) {
-    const size_t nb = counts_.size();
-    // Per-chunk counts, kept between calls: allocating them anew between the executor's large
-    // buffers fragmented the heap (peak RSS several times the live bytes).
-    thread_local std::vector<int64_t> kept;
-    std::vector<int64_t>& local = kept;  // this thread's, also inside the workers' lambda
-    local.assign(static_cast<size_t>(chunks) * nb, 0);
-    pool->parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
-      for (int64_t c = c0; c < c1; ++c) {
-        count(x, c * kChunk, std::min(n, (c + 1) * kChunk), scale,
-              local.data() + static_cast<size_t>(c) * nb);
-      }
-    });
-    for (int64_t c = 0; c < chunks; ++c) {
-      const int64_t* l = local.data() + static_cast<size_t>(c) * nb;
-      for (size_t i = 0; i < nb; ++i) counts_[i] += l[i];
+  const size_t nb = counts_.size();
+  // Per-chunk counts, kept between calls: allocating them anew between the executor's large
+  // buffers fragmented the heap (peak RSS several times the live bytes).
+  thread_local std::vector<uint32_t> kept_counts;
+  thread_local std::vector<ChunkPart> kept_parts;
+  std::vector<uint32_t>& local = kept_counts;  // this thread's, also inside the workers' lambda
+  std::vector<ChunkPart>& parts = kept_parts;
+  local.resize(static_cast<size_t>(chunks) * nb);
+  parts.assign(static_cast<size_t>(chunks), ChunkPart{});
+  const double current = range_;
+  const auto run = [&](int64_t c0, int64_t c1) {
+    thread_local std::vector<uint32_t> sub;
+    for (int64_t c = c0; c < c1; ++c) {
+      do_chunk(x, c * kChunk, std::min(n, (c + 1) * kChunk), current, nb,
+               parts[static_cast<size_t>(c)], local.data() + static_cast<size_t>(c) * nb, sub);
     }
+  };
+  if (pool != nullptr && pool->size() > 1 && chunks > 1) {
+    pool->parallel_for(chunks, 1, run);
   } else {
-    count(x, 0, n, scale, counts_.data());
+    run(0, chunks);
   }
-  total_ += n - nonfinite;
+  // Bring the histogram to the largest chunk range, then add each chunk's counts: a chunk
+  // counted at range r lands in bin k >> log2(R / r) at the final range R (exact).
+  ValueScan total;
+  double top = range_;
+  for (const ChunkPart& p : parts) {
+    total.merge(p.scan);
+    top = std::max(top, p.range);
+  }
+  if (top > 0) grow_to(std::nextafter(top, 0.0));
+  for (int64_t c = 0; c < chunks; ++c) {
+    const ChunkPart& p = parts[static_cast<size_t>(c)];
+    const uint32_t* l = local.data() + static_cast<size_t>(c) * nb;
+    int shift = 0;  // log2(range_ / p.range): frexp(2^s) gives the exponent s + 1
+    if (p.range > 0) {
+      std::frexp(range_ / p.range, &shift);
+      --shift;
+    }
+    for (size_t k = 0; k <= p.top; ++k) counts_[k >> shift] += l[k];
+  }
+  absmax_ = std::max(absmax_, static_cast<double>(total.absmax()));
+  total_ += n - total.nonfinite;
+  return total;
 }
 
 void AbsHistogram::merge(const AbsHistogram& other) {

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "mixq/calibration/observers/observer_minmax.h"
 #include "mixq/core/dtype.h"
 #include "mixq/exec/thread_pool.h"
 
@@ -27,10 +28,9 @@ class AbsHistogram {
   // Adds finite values; returns how many non-finite values were skipped. With a pool, large
   // inputs are counted in fixed chunks in parallel (integer counts: the result is the same).
   int64_t add(const float* x, int64_t n, exec::ThreadPool* pool = nullptr);
-  // As add() when the caller has already scanned x: its largest finite |x| and how many values
-  // are not finite (MinMax::add returns both), which saves a pass over the data.
-  void add_scanned(const float* x, int64_t n, float batch_max, int64_t nonfinite,
-                   exec::ThreadPool* pool = nullptr);
+  // As add(), and also returns the batch's finite min and max (what MinMax needs) from the same
+  // pass over x: each chunk is scanned and then counted while it is still in cache.
+  ValueScan add_batch(const float* x, int64_t n, exec::ThreadPool* pool = nullptr);
 
   int bins() const { return static_cast<int>(counts_.size()); }
   // The covered range [0, R): 0 until a non-zero value has been seen.
@@ -49,6 +49,8 @@ class AbsHistogram {
 
  private:
   void grow_to(double range);
+  // Adds counts made at a power-of-two range <= range_ (merging them pairwise up to range_).
+  void add_counts(std::vector<int64_t>& counts, double range);
 
   std::vector<int64_t> counts_;
   double range_ = 0;  // power of two, or 0 while every value seen is zero

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 namespace mixq::calib {
@@ -13,46 +14,75 @@ namespace {
 constexpr float kFloatMax = std::numeric_limits<float>::max();
 constexpr int64_t kChunk = int64_t{1} << 16;
 
-struct Scan {
-  float lo = std::numeric_limits<float>::infinity(), hi = -std::numeric_limits<float>::infinity();
-  int64_t bad = 0;
-};
+}  // namespace
 
-// Branch-free so that it vectorises: |x| <= FLT_MAX is false exactly for NaN and +-Inf.
-Scan scan(const float* x, int64_t b, int64_t e) {
-  Scan s;
-  for (int64_t i = b; i < e; ++i) {
+float ValueScan::absmax() const {
+  if (!(lo <= hi)) return 0.0f;  // no finite value
+  return std::max(std::fabs(lo), std::fabs(hi));
+}
+
+// Over 16 independent lanes held in vector registers (a single running min/max is a reduction
+// the compiler leaves scalar), branch-free: |x| <= FLT_MAX is false exactly for NaN and +-Inf.
+ValueScan scan_values(const float* x, int64_t b, int64_t e) {
+  constexpr int kLanes = 16;
+  using F = float __attribute__((vector_size(kLanes * sizeof(float))));
+  using I = int32_t __attribute__((vector_size(kLanes * sizeof(int32_t))));
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  F lo = F{} + kInf, hi = F{} - kInf;
+  I bad = I{};
+  const F big = F{} + kFloatMax;
+  int64_t i = b;
+  // Counts per lane stay below 2^31: blocks of at most 2^30 elements.
+  int64_t bad_total = 0;
+  while (i + kLanes <= e) {
+    const int64_t stop = std::min(e - kLanes, i + (int64_t{1} << 30));
+    for (; i <= stop; i += kLanes) {
+      F v;
+      std::memcpy(&v, x + i, sizeof(v));
+      const F a = v < F{} ? -v : v;
+      const I finite = a <= big;  // all ones where finite
+      lo = (finite & (v < lo)) ? v : lo;
+      hi = (finite & (v > hi)) ? v : hi;
+      bad += ~finite & 1;
+    }
+    for (int j = 0; j < kLanes; ++j) bad_total += bad[j];
+    bad = I{};
+  }
+  ValueScan s;
+  for (int j = 0; j < kLanes; ++j) {
+    s.lo = lo[j] < s.lo ? lo[j] : s.lo;
+    s.hi = hi[j] > s.hi ? hi[j] : s.hi;
+  }
+  for (; i < e; ++i) {
     const float v = x[i];
     const bool finite = std::fabs(v) <= kFloatMax;
     s.lo = finite && v < s.lo ? v : s.lo;
     s.hi = finite && v > s.hi ? v : s.hi;
-    s.bad += !finite;
+    bad_total += !finite;
   }
+  s.nonfinite = bad_total;
   return s;
 }
 
-}  // namespace
-
 float MinMax::add(const float* x, int64_t n, int64_t run, exec::ThreadPool* pool) {
   const int64_t chunks = (n + kChunk - 1) / kChunk;
-  Scan total;
+  ValueScan total;
   if (pool != nullptr && pool->size() > 1 && chunks > 1) {
-    std::vector<Scan> part(static_cast<size_t>(chunks));
+    std::vector<ValueScan> part(static_cast<size_t>(chunks));
     pool->parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
       for (int64_t c = c0; c < c1; ++c) {
-        part[static_cast<size_t>(c)] = scan(x, c * kChunk, std::min(n, (c + 1) * kChunk));
+        part[static_cast<size_t>(c)] = scan_values(x, c * kChunk, std::min(n, (c + 1) * kChunk));
       }
     });
-    for (const Scan& s : part) {
-      total.lo = std::min(total.lo, s.lo);
-      total.hi = std::max(total.hi, s.hi);
-      total.bad += s.bad;
-    }
+    for (const ValueScan& s : part) total.merge(s);
   } else {
-    total = scan(x, 0, n);
+    total = scan_values(x, 0, n);
   }
-  const float lo = total.lo, hi = total.hi;
-  const int64_t bad = total.bad;
+  return absorb(total, x, n, run);
+}
+
+float MinMax::absorb(const ValueScan& s, const float* x, int64_t n, int64_t run) {
+  const int64_t bad = s.nonfinite;
   if (bad > 0 && nonfinite == 0) {
     first_nonfinite_run = run;
     for (int64_t i = 0; i < n; ++i) {
@@ -65,9 +95,9 @@ float MinMax::add(const float* x, int64_t n, int64_t run, exec::ThreadPool* pool
   nonfinite += bad;
   count += n - bad;
   if (n - bad == 0) return 0.0f;
-  const float batch_absmax = std::max(std::fabs(lo), std::fabs(hi));
-  min = std::min(min, static_cast<double>(lo));
-  max = std::max(max, static_cast<double>(hi));
+  const float batch_absmax = s.absmax();
+  min = std::min(min, static_cast<double>(s.lo));
+  max = std::max(max, static_cast<double>(s.hi));
   absmax = std::max(absmax, static_cast<double>(batch_absmax));
   return batch_absmax;
 }

@@ -11,6 +11,24 @@
 
 namespace mixq::calib {
 
+// One pass's findings over a batch: its finite min and max and how many values are NaN or +-Inf.
+struct ValueScan {
+  float lo = std::numeric_limits<float>::infinity();
+  float hi = -std::numeric_limits<float>::infinity();
+  int64_t nonfinite = 0;
+
+  void merge(const ValueScan& o) {
+    lo = o.lo < lo ? o.lo : lo;
+    hi = o.hi > hi ? o.hi : hi;
+    nonfinite += o.nonfinite;
+  }
+  // The largest finite |x| (0 when there is none).
+  float absmax() const;
+};
+
+// Scans x[b, e) (vectorised).
+ValueScan scan_values(const float* x, int64_t b, int64_t e);
+
 struct MinMax {
   double min = std::numeric_limits<double>::infinity();
   double max = -std::numeric_limits<double>::infinity();
@@ -23,6 +41,8 @@ struct MinMax {
   // With a pool, large inputs are scanned in fixed chunks in parallel (same result). Returns
   // this batch's largest finite |x| (0 when it has none).
   float add(const float* x, int64_t n, int64_t run, exec::ThreadPool* pool = nullptr);
+  // Takes in a batch of n values x already scanned (AbsHistogram::add_batch scans them).
+  float absorb(const ValueScan& s, const float* x, int64_t n, int64_t run);
 };
 
 // The values of a float32, float16 or bfloat16 tensor as float32: its own data for float32,

@@ -16,4 +16,10 @@ enum class RangeFormat { kInt8, kFp8E4M3 };
 // edge near the best of those.
 double mse_range(const AbsHistogram& h, RangeFormat format);
 
+// The mean squared error mse_range minimises, for threshold t (exposed for tests).
+double mse_of(const AbsHistogram& h, double t, RangeFormat format);
+// x >= 0 rounded to the FLOAT8E4M3FN grid, saturating at 448: the search's branch-free form of
+// encoding with double_to_float8e4m3fn(x, true) and decoding (exposed for tests).
+double e4m3_grid_value(double x);
+
 }  // namespace mixq::calib

@@ -6,7 +6,8 @@ its own process under /usr/bin/time (wall seconds, peak RSS).
     .venv/bin/python tools/bench/calib_vs_ort.py --mixq build/tools/mixq \\
         --model samples/tinygpt/model.onnx --data samples/tinygpt/calib.npz
 
-Both get the whole calibration array as one batch. ORT's calibrators add every intermediate
+Both get the same batches: the whole calibration array as one batch, or with --batch N runs of
+N samples (repeated --repeat times to make a larger data set). ORT's calibrators add every intermediate
 tensor as a model output, keep the outputs of all batches, and build histograms in NumPy;
 mixq streams them through its observers. Needs the packages of tools/bench/requirements.txt.
 """
@@ -21,6 +22,7 @@ METHODS = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
 
 
 def ort_calibrate(model, data, method):
+    """data: an .npz whose arrays hold [runs, batch, ...]: one get_next() per run."""
     import numpy as np
     from onnxruntime.quantization.calibrate import CalibrationDataReader, CalibrationMethod
     from onnxruntime.quantization.calibrate import create_calibrator
@@ -28,7 +30,9 @@ def ort_calibrate(model, data, method):
     class Reader(CalibrationDataReader):
         def __init__(self):
             with np.load(data) as d:
-                self.feeds = iter([{k: d[k] for k in d.files}])
+                arrays = {k: d[k] for k in d.files}
+            runs = len(next(iter(arrays.values())))
+            self.feeds = iter([{k: v[r] for k, v in arrays.items()} for r in range(runs)])
 
         def get_next(self):
             return next(self.feeds, None)
@@ -66,9 +70,22 @@ def main():
     ap.add_argument("--model", required=True)
     ap.add_argument("--data", required=True)
     ap.add_argument("--threads", default="2")
+    ap.add_argument("--batch", type=int, default=0, help="samples per run (default: all)")
+    ap.add_argument("--repeat", type=int, default=1, help="repeat the data set this many times")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        # The runs, as one array per input with a leading run axis (mixq's sample axis).
+        import numpy as np
+        with np.load(args.data) as d:
+            arrays = {k: np.concatenate([d[k]] * args.repeat) for k in d.files}
+        n = len(next(iter(arrays.values())))
+        batch = args.batch or n
+        runs = n // batch
+        data = str(pathlib.Path(tmp) / "runs.npz")
+        np.savez(data, **{k: v[:runs * batch].reshape((runs, batch) + v.shape[1:])
+                          for k, v in arrays.items()})
+        args.data = data
         for ours, theirs in METHODS.items():
             m = timed([args.mixq, "calibrate", args.model, "--data", args.data, "--method", ours,
                        "--threads", args.threads, "--quiet", "-o", str(pathlib.Path(tmp) / "r.json")])
@@ -77,7 +94,7 @@ def main():
                 raise SystemExit(f"mixq calibrate --method {ours} failed: {m[2]}")
             rows.append({"method": ours, "mixq_s": m[0], "mixq_rss_mib": m[1], "ort_s": o[0],
                          "ort_rss_mib": o[1], "ort_error": o[2]})
-    print(f"model {args.model}, data {args.data}, mixq --threads {args.threads}")
+    print(f"model {args.model}, {runs} runs of {batch} samples, mixq --threads {args.threads}")
     print("| method | mixq s | mixq peak RSS MiB | ORT s | ORT peak RSS MiB | ORT / mixq time |")
     print("|---|---|---|---|---|---|")
     for r in rows:

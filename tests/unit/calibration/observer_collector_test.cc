@@ -1,7 +1,9 @@
 // The calibration observer on a small model run twice (batches of 3 and 5): every float
 // activation's min/max/absmax and histogram equal those computed directly from the values the
-// runs produced, graph inputs included; the per-channel absmax of MatMul's and Conv's
-// activation inputs is taken along K and the input channels; NaN is counted with where it came.
+// runs produced, graph inputs included, and for the outputs of value-moving nodes (Identity,
+// Transpose), whose records are copied from their inputs'; the per-channel absmax of MatMul's
+// and Conv's activation inputs is taken along K and the input channels (also for an Identity's
+// output); NaN is counted with where it came.
 #include "mixq/calibration/observers/observer_collector.h"
 
 #include <gtest/gtest.h>
@@ -26,7 +28,10 @@ TEST(StatsCollector, RecordsEveryActivationAndLayerInputChannels) {
   ir::Value* y = b.node("MatMul", {x, w})[0];
   ir::Value* z = b.node("Relu", {y})[0];
   ir::Value* c = b.node("Conv", {img, k})[0];
-  for (ir::Value* v : {y, z, c}) b.output(v);
+  ir::Value* tz = b.node("Transpose", {z})[0];
+  ir::Value* iz = b.node("Identity", {z})[0];
+  ir::Value* y2 = b.node("MatMul", {iz, b.constant("w2", testing::random_floats({3, 2}, 3))})[0];
+  for (ir::Value* v : {y, z, c, tz, iz, y2}) b.output(v);
   auto ex = exec::Executor::create(b.model(), {.threads = 2});
   ASSERT_TRUE(ex.ok()) << ex.status().to_string();
 
@@ -34,7 +39,7 @@ TEST(StatsCollector, RecordsEveryActivationAndLayerInputChannels) {
   // The same on the executor's pool (small tensors queued and observed several at once):
   // identical results.
   StatsCollector parallel(b.model(), {.bins = 256, .pool = &(*ex)->pool()});
-  ASSERT_EQ(collector.layer_inputs().size(), 2u);
+  ASSERT_EQ(collector.layer_inputs().size(), 3u);
   std::map<std::string, std::vector<float>> seen;  // every value of every tensor, both runs
   std::vector<float> xs;
   for (int64_t n : {3, 5}) {
@@ -48,9 +53,9 @@ TEST(StatsCollector, RecordsEveryActivationAndLayerInputChannels) {
     ASSERT_TRUE((*ex)->run(feeds, &parallel).ok());
     parallel.end_run();  // the small tensors were queued and are observed together here
     const ir::Tensor* all[] = {&feeds[0].second, &feeds[1].second, &(*out)[0], &(*out)[1],
-                               &(*out)[2]};
-    const ir::Value* vals[] = {x, img, y, z, c};
-    for (int i = 0; i < 5; ++i) {
+                               &(*out)[2],       &(*out)[3],       &(*out)[4], &(*out)[5]};
+    const ir::Value* vals[] = {x, img, y, z, c, tz, iz, y2};
+    for (int i = 0; i < 8; ++i) {
       const float* p = all[i]->data<float>();
       seen[vals[i]->name()].insert(seen[vals[i]->name()].end(), p, p + all[i]->numel());
     }
@@ -60,7 +65,7 @@ TEST(StatsCollector, RecordsEveryActivationAndLayerInputChannels) {
   EXPECT_EQ(collector.runs(), 2);
   int recorded = 0;
   for (const auto& [name, r] : collector.tensors()) recorded += r.dtype != DType::kUndefined;
-  ASSERT_EQ(recorded, 5);
+  ASSERT_EQ(recorded, 8);
   for (const auto& [name, values] : seen) {
     const TensorRecord& r = collector.tensors().at(name);
     double lo = INFINITY, hi = -INFINITY, amax = 0;
@@ -98,7 +103,17 @@ TEST(StatsCollector, RecordsEveryActivationAndLayerInputChannels) {
 
   // MatMul's input x: absmax per column (K axis), NaN ignored; Conv's input img: per channel.
   for (const auto& l : collector.layer_inputs()) {
-    if (l.op_type == "MatMul") {
+    if (l.op_type == "MatMul" && l.tensor == iz->name()) {
+      ASSERT_EQ(l.channel_absmax.size(), 3u);
+      const auto& v = seen.at(iz->name());
+      for (size_t col = 0; col < 3; ++col) {
+        float want = 0;
+        for (size_t i = col; i < v.size(); i += 3) {
+          if (std::isfinite(v[i])) want = std::max(want, std::fabs(v[i]));
+        }
+        EXPECT_EQ(l.channel_absmax[col], want) << col;
+      }
+    } else if (l.op_type == "MatMul") {
       EXPECT_EQ(l.tensor, "x");
       ASSERT_EQ(l.channel_absmax.size(), 4u);
       for (size_t col = 0; col < 4; ++col) {

@@ -99,6 +99,60 @@ TEST(AbsHistogram, ParallelScanGivesTheSameCountsAndMinMax) {
   EXPECT_EQ(b.count, static_cast<int64_t>(x.size()) - 2);
 }
 
+// Counts from the definition: bin floor(|x| * bins / R), R the smallest power of two above
+// the largest finite |x|, in float64.
+std::vector<int64_t> direct_counts(const std::vector<float>& x, int bins, double* range) {
+  double amax = 0;
+  for (float v : x) {
+    if (std::isfinite(v)) amax = std::max(amax, std::fabs(double(v)));
+  }
+  double r = 0;
+  if (amax > 0) {
+    r = 1;
+    while (r <= amax) r *= 2;
+    while (r / 2 > amax) r /= 2;
+  }
+  std::vector<int64_t> counts(static_cast<size_t>(bins), 0);
+  for (float v : x) {
+    if (!std::isfinite(v)) continue;
+    ++counts[r == 0 ? 0 : static_cast<size_t>(std::floor(std::fabs(double(v)) * bins / r))];
+  }
+  *range = r;
+  return counts;
+}
+
+TEST(AbsHistogram, ChunksCountedAtDifferentRangesMergeExactly) {
+  // Chunks of 64K values at very different scales (each chunk is counted at its own range,
+  // then merged), an all-zero chunk, and a separate tensor of denormal-sized values (ranges
+  // below 2^-100 take the float64 path).
+  std::mt19937 rng(11);
+  std::normal_distribution<float> g(0, 1);
+  std::vector<float> x;
+  for (float scale : {1.0f, 1000.0f, 1e-3f, 0.0f, 7.0f, 0.25f}) {
+    for (int i = 0; i < 65536 + 123; ++i) x.push_back(scale * g(rng));
+  }
+  x[5] = std::numeric_limits<float>::quiet_NaN();
+  exec::ThreadPool pool(3);
+  for (exec::ThreadPool* p : {static_cast<exec::ThreadPool*>(nullptr), &pool}) {
+    AbsHistogram h(512);
+    const ValueScan scan = h.add_batch(x.data(), static_cast<int64_t>(x.size()), p);
+    double r = 0;
+    EXPECT_EQ(h.counts(), direct_counts(x, 512, &r));
+    EXPECT_EQ(h.range(), r);
+    EXPECT_EQ(scan.nonfinite, 1);
+    EXPECT_EQ(scan.lo, *std::min_element(x.begin() + 6, x.end()));
+    EXPECT_EQ(scan.hi, *std::max_element(x.begin() + 6, x.end()));
+  }
+  std::vector<float> tiny(100000);
+  for (auto& v : tiny) v = 1e-39f * g(rng);
+  AbsHistogram h(2048);
+  h.add(tiny.data(), static_cast<int64_t>(tiny.size()), &pool);
+  double r = 0;
+  EXPECT_EQ(h.counts(), direct_counts(tiny, 2048, &r));
+  EXPECT_EQ(h.range(), r);
+  EXPECT_LT(r, 0x1p-100);
+}
+
 TEST(AbsHistogram, SkipsNonFiniteValuesAndCountsThem) {
   const float inf = std::numeric_limits<float>::infinity();
   const float x[] = {1.0f, std::numeric_limits<float>::quiet_NaN(), -inf, 0.0f, -3.0f, inf};
@@ -180,6 +234,99 @@ TEST(RangeMethods, MseRangeIsNearTheBestOnTheRawDataAndDependsOnTheFormat) {
   }
   // FP8 keeps relative precision for large values, so it clips less than INT8.
   EXPECT_GT(chosen[1], chosen[0]);
+}
+
+// KL(P || Q) for candidate i written out from TensorRT's construction: P the first i bins with
+// the rest folded into bin i-1, Q those bins merged into 128 levels and spread back over the
+// non-empty bins, both normalised; an empty Q bin under a non-empty P bin gets 1e-12.
+double direct_divergence(const std::vector<int64_t>& bins, int64_t i) {
+  std::vector<double> p(bins.begin(), bins.begin() + i), q(static_cast<size_t>(i), 0.0);
+  for (size_t k = static_cast<size_t>(i); k < bins.size(); ++k) p.back() += double(bins[k]);
+  const int64_t merged = i / 128;
+  for (int64_t j = 0; j < 128; ++j) {
+    const int64_t a = j * merged, b = j == 127 ? i : a + merged;
+    double sum = 0;
+    int nonzero = 0;
+    for (int64_t k = a; k < b; ++k) {
+      sum += double(bins[size_t(k)]);
+      nonzero += bins[size_t(k)] != 0;
+    }
+    for (int64_t k = a; k < b; ++k) {
+      if (bins[size_t(k)] != 0) q[size_t(k)] = sum / nonzero;
+    }
+  }
+  double ps = 0, qs = 0;
+  for (int64_t k = 0; k < i; ++k) ps += p[size_t(k)], qs += q[size_t(k)];
+  double kl = 0;
+  for (int64_t k = 0; k < i; ++k) {
+    if (p[size_t(k)] == 0) continue;
+    const double pk = p[size_t(k)] / ps;
+    const double qk = q[size_t(k)] == 0 ? 1e-12 : q[size_t(k)] / qs;
+    kl += pk * std::log(pk / qk);
+  }
+  return kl;
+}
+
+TEST(RangeMethods, EntropyDivergenceFromPrefixSumsEqualsTheDefinition) {
+  // A heavy-tailed histogram (empty bins between the outliers) and a narrow one whose counts
+  // stop well before the last bin.
+  const auto x = heavy_tailed(200000, 12);
+  AbsHistogram wide(1024);
+  wide.add(x.data(), static_cast<int64_t>(x.size()));
+  std::vector<float> narrow(x.begin(), x.begin() + 5000);
+  for (auto& v : narrow) v = std::min(std::fabs(v), 3.0f);
+  narrow.push_back(7.9f);
+  AbsHistogram n(512);
+  n.add(narrow.data(), static_cast<int64_t>(narrow.size()));
+  for (const AbsHistogram* h : {&wide, &n}) {
+    const EntropySearch search(*h);
+    for (int64_t i = 128; i <= h->bins(); ++i) {
+      const double want = direct_divergence(h->counts(), i);
+      ASSERT_NEAR(search.divergence(i), want, 1e-9 * std::max(1.0, want)) << "candidate " << i;
+    }
+  }
+}
+
+TEST(RangeMethods, MseErrorAndE4m3GridMatchTheCodec) {
+  // The branch-free E4M3 rounding equals encoding and decoding with the float8 codec: every
+  // code's value, the midpoints between neighbours (ties), values just around them, and a
+  // sweep up past the saturation point.
+  std::vector<double> probes;
+  for (int c = 0; c < 0x7e; ++c) {  // 0x7e is 448, the largest; 0x7f is NaN
+    const double v = float8e4m3fn_to_float(uint8_t(c));
+    const double next = float8e4m3fn_to_float(uint8_t(c + 1));
+    for (double p : {v, (v + next) / 2, std::nextafter((v + next) / 2, 0.0),
+                     std::nextafter((v + next) / 2, 1e9)}) {
+      probes.push_back(p);
+    }
+  }
+  for (double v = 1e-4; v < 2000; v *= 1.0007) probes.push_back(v);
+  for (double v : {448.0, 463.9, 464.0, 470.0, 1e6}) probes.push_back(v);
+  for (double v : probes) {
+    ASSERT_EQ(e4m3_grid_value(v), double(float8e4m3fn_to_float(double_to_float8e4m3fn(v, true))))
+        << v;
+  }
+  // mse_of against the error of every bin centre written out with the codec.
+  const auto x = heavy_tailed(50000, 13);
+  AbsHistogram h(256);
+  h.add(x.data(), static_cast<int64_t>(x.size()));
+  for (double t : {0.5, 2.0, 9.0, h.absmax()}) {
+    for (RangeFormat f : {RangeFormat::kInt8, RangeFormat::kFp8E4M3}) {
+      double err = 0;
+      for (int k = 0; k < h.bins(); ++k) {
+        const double c = (k + 0.5) * h.bin_width();
+        double q;
+        if (f == RangeFormat::kInt8) {
+          q = std::min(127.0, std::nearbyint(c / (t / 127))) * (t / 127);
+        } else {
+          q = double(float8e4m3fn_to_float(double_to_float8e4m3fn(c / (t / 448), true))) *
+              (t / 448);
+        }
+        err += double(h.counts()[size_t(k)]) * (c - q) * (c - q);
+      }
+      EXPECT_NEAR(mse_of(h, t, f), err / double(h.total()), 1e-12 * err) << t;
+    }
+  }
 }
 
 TEST(RangeMethods, EntropyClipsOutliersButNotAUniformDistribution) {
