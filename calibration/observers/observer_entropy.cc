@@ -14,7 +14,11 @@ constexpr int64_t kLevels = 128;
 }  // namespace
 
 EntropySearch::EntropySearch(const AbsHistogram& h) {
-  const auto& bins = h.counts();
+  // Bin 0 takes its neighbour's count (as NVIDIA's pytorch-quantization does): after ReLU-like
+  // ops most values are exact zeros, and that spike makes the divergence favour the narrowest
+  // candidate, clipping ReLU6 outputs to an eighth of their range.
+  std::vector<int64_t> bins = h.counts();
+  if (bins.size() > 1) bins[0] = bins[1];
   const size_t n = bins.size();
   count_.assign(n + 1, 0);
   nonzero_.assign(n + 1, 0);
