@@ -107,6 +107,21 @@ Status Node::add_output(Value* v) {
   return Status::ok_status();
 }
 
+Status Node::replace_output(size_t i, Value* v) {
+  if (i >= outputs_.size() || v == nullptr || v->producer_ != nullptr ||
+      v->initializer() != nullptr || v->graph()->is_input(v)) {
+    return internal_error(describe(), ": cannot make '", v ? v->name() : "", "' output ", i);
+  }
+  if (Value* old = outputs_[i]) {
+    old->producer_ = nullptr;
+    old->producer_output_ = -1;
+  }
+  outputs_[i] = v;
+  v->producer_ = this;
+  v->producer_output_ = static_cast<int>(i);
+  return Status::ok_status();
+}
+
 const Attribute* Node::attr(std::string_view name) const {
   for (const auto& a : attributes_) {
     if (a.name == name) return &a;
@@ -227,6 +242,30 @@ bool Graph::is_output(const Value* v) const {
 void Graph::add_initializer(Value* v, Tensor t) {
   v->set_initializer(std::move(t));
   initializers_.push_back(v);
+}
+
+void Graph::remove_initializer(Value* v) {
+  v->clear_initializer();
+  initializers_.erase(std::remove(initializers_.begin(), initializers_.end(), v),
+                      initializers_.end());
+}
+
+Status Graph::sort_nodes() {
+  MIXQ_ASSIGN_OR_RETURN(auto order, topological_order(*this));
+  std::unordered_map<const Node*, size_t> position;
+  for (size_t i = 0; i < order.size(); ++i) position[order[i]] = i;
+  std::sort(nodes_.begin(), nodes_.end(),
+            [&](const std::unique_ptr<Node>& a, const std::unique_ptr<Node>& b) {
+              return position.at(a.get()) < position.at(b.get());
+            });
+  return Status::ok_status();
+}
+
+std::string Graph::unique_name(std::string_view base) const {
+  std::string name(base);
+  for (int i = 1; lookup_value(name) != nullptr; ++i)
+    name = std::string(base) + "_" + std::to_string(i);
+  return name;
 }
 
 void Graph::add_value_info(Value* v) {

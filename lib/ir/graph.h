@@ -115,6 +115,9 @@ class Node {
   void set_input(size_t i, Value* v);
   // Appends an output; fails when the value already has a producer (SSA violation).
   Status add_output(Value* v);
+  // Makes `v` (a value with no producer) output i instead of the current one, which is left
+  // without a producer (for rewrites that put a node in front of an output).
+  Status replace_output(size_t i, Value* v);
 
   const std::vector<Attribute>& attributes() const { return attributes_; }
   std::vector<Attribute>& mutable_attributes() { return attributes_; }
@@ -173,6 +176,8 @@ class Graph {
 
   // Creates a value named `name` in this graph; nullptr when the name is already taken here.
   Value* create_value(std::string name);
+  // A name not yet used in this graph or its enclosing graphs: `base`, else base_1, base_2, ...
+  std::string unique_name(std::string_view base) const;
   // This graph only / this graph and its enclosing graphs.
   Value* find_value(std::string_view name) const;
   Value* lookup_value(std::string_view name) const;
@@ -197,6 +202,12 @@ class Graph {
   // Initializers in the order they were added.
   const std::vector<Value*>& initializers() const { return initializers_; }
   void add_initializer(Value* v, Tensor t);
+  // Drops v's constant data and its place among the initializers (the Value stays, unused
+  // values are simply not saved). For rewrites that replace a weight.
+  void remove_initializer(Value* v);
+  // Reorders the node list topologically (see topological_order), so that the saved model is
+  // sorted after rewrites appended nodes. Fails on a cycle.
+  Status sort_nodes();
 
   // Values that had value_info entries, in file order.
   const std::vector<Value*>& value_infos() const { return value_infos_; }
