@@ -19,5 +19,6 @@ Command add_inspect_command(CLI::App& root);
 Command add_run_command(CLI::App& root);
 Command add_bench_command(CLI::App& root);
 Command add_calibrate_command(CLI::App& root);
+Command add_convert_command(CLI::App& root);
 
 }  // namespace mixq::cli

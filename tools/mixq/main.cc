@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   commands.push_back(cli::add_run_command(app));
   commands.push_back(cli::add_bench_command(app));
   commands.push_back(cli::add_calibrate_command(app));
+  commands.push_back(cli::add_convert_command(app));
 
   try {
     app.parse(argc, argv);

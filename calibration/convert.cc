@@ -1,0 +1,460 @@
+#include "mixq/calibration/convert.h"
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <regex>
+#include <set>
+
+#include "mixq/calibration/data/data_source.h"
+#include "mixq/calibration/data/dataset_run.h"
+#include "mixq/core/sha256.h"
+#include "mixq/exec/executor.h"
+#include "mixq/ir/shape_inference.h"
+#include "mixq/onnx/model_io.h"
+#include "mixq/passes/opset_upgrade.h"
+#include "mixq/quant/fp16_emit.h"
+#include "mixq/quant/layer_selection.h"
+
+namespace mixq::calib {
+
+namespace {
+
+using json = nlohmann::ordered_json;
+using quant::Precision;
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+// Bytes of a model file plus the external data files next to it that it references.
+int64_t model_bytes(const std::filesystem::path& path, const ir::Model& model) {
+  std::error_code ec;
+  int64_t total = static_cast<int64_t>(std::filesystem::file_size(path, ec));
+  std::set<std::string> files;
+  for (const ir::Value* v : model.graph().initializers()) {
+    const ir::Tensor* t = v->initializer();
+    if (t != nullptr && t->storage().form == ir::TensorStorage::Form::kExternal) {
+      files.insert(t->storage().external_location);
+    }
+  }
+  for (const auto& f : files) {
+    total += static_cast<int64_t>(std::filesystem::file_size(path.parent_path() / f, ec));
+  }
+  return total;
+}
+
+bool has_qdq(const ir::Model& model) {
+  for (const auto& n : model.graph().nodes()) {
+    if (n->is_onnx_domain() &&
+        (n->op_type() == "QuantizeLinear" || n->op_type() == "DequantizeLinear")) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The activation range each format takes from RANGES.json for `method`.
+std::optional<double> pick_range(const json& ranges, const std::string& tensor, Precision p,
+                                 Method method) {
+  const auto acts = ranges.find("activations");
+  if (acts == ranges.end()) return std::nullopt;
+  const auto t = acts->find(tensor);
+  if (t == acts->end() || !t->contains("ranges")) return std::nullopt;
+  const json& r = (*t)["ranges"];
+  switch (method) {
+    case Method::kMinMax:
+      return r.value("minmax", 0.0);
+    case Method::kPercentile:
+      return r.value("percentile", 0.0);
+    case Method::kEntropy:
+      return r.value("entropy", 0.0);
+    case Method::kMse:
+      return r["mse"].value(p == Precision::kFp8 ? "fp8_e4m3" : "int8", 0.0);
+  }
+  return std::nullopt;
+}
+
+Expected<json> load_ranges(const std::filesystem::path& path, const std::string& model_hash) {
+  std::ifstream f(path);
+  if (!f) return bad_input(path.string(), ": cannot open the ranges file");
+  json j;
+  try {
+    j = json::parse(f);
+  } catch (const std::exception& e) {
+    return bad_input(path.string(), ": not valid JSON (", e.what(), ")");
+  }
+  if (!j.is_object() || j.value("schema", "") != "mixq.ranges") {
+    return bad_input(path.string(), ": not a mixq RANGES.json (schema mixq.ranges)");
+  }
+  if (j.value("version", 0) != 1) {
+    return bad_input(path.string(), ": ranges schema version ", j.value("version", 0),
+                     " is not supported (1)");
+  }
+  const std::string want = j.contains("model") ? j["model"].value("sha256", "") : "";
+  if (want != model_hash) {
+    return bad_input(path.string(), ": computed for a model with SHA-256 ", want,
+                     ", but the model to convert has SHA-256 ", model_hash,
+                     "; recalibrate or pass the matching model");
+  }
+  return j;
+}
+
+// One task metric (accuracy or perplexity) for both models, when the eval data allow it.
+struct TaskMetric {
+  std::string name;
+  double reference = 0, candidate = 0;
+};
+
+// Targets for perplexity: the eval data's `targets`, else the next tokens of an int64 input
+// [N, T] whose logits are [N, T, V] (the last position then has no target and is left out).
+Expected<std::optional<TaskMetric>> task_metric(const DataSource& eval, const exec::Executor& ex,
+                                                const ir::Tensor& ref, const ir::Tensor& cand) {
+  if (ArrayReader* labels = eval.find("labels")) {
+    MIXQ_ASSIGN_OR_RETURN(auto y, labels->read_all());
+    MIXQ_ASSIGN_OR_RETURN(double a, analysis::accuracy(ref, y));
+    MIXQ_ASSIGN_OR_RETURN(double b, analysis::accuracy(cand, y));
+    return std::optional<TaskMetric>(TaskMetric{"accuracy", a, b});
+  }
+  if (ArrayReader* targets = eval.find("targets")) {
+    MIXQ_ASSIGN_OR_RETURN(auto y, targets->read_all());
+    MIXQ_ASSIGN_OR_RETURN(double a, analysis::perplexity(ref, y));
+    MIXQ_ASSIGN_OR_RETURN(double b, analysis::perplexity(cand, y));
+    return std::optional<TaskMetric>(TaskMetric{"ppl", a, b});
+  }
+  // Next-token targets from the ids input.
+  if (ref.rank() != 3 || ex.inputs().size() != 1) return std::optional<TaskMetric>();
+  ArrayReader* ids = eval.find(ex.inputs()[0]->name());
+  if (ids == nullptr || ids->dtype() != DType::kInt64) return std::optional<TaskMetric>();
+  MIXQ_ASSIGN_OR_RETURN(auto x, ids->read_all());
+  const auto& d = ref.dims();
+  if (x.rank() != 2 || x.dims()[0] != d[0] || x.dims()[1] != d[1] || d[1] < 2) {
+    return std::optional<TaskMetric>();
+  }
+  const int64_t n = d[0], t = d[1], v = d[2];
+  std::vector<int64_t> next(static_cast<size_t>(n * (t - 1)));
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t k = 0; k + 1 < t; ++k) {
+      next[size_t(i * (t - 1) + k)] = x.data<int64_t>()[i * t + k + 1];
+    }
+  }
+  const auto cut = [&](const ir::Tensor& logits) {
+    std::vector<float> out(static_cast<size_t>(n * (t - 1) * v));
+    for (int64_t i = 0; i < n; ++i) {
+      const float* src = logits.data<float>() + i * t * v;
+      std::copy(src, src + (t - 1) * v, out.begin() + i * (t - 1) * v);
+    }
+    return ir::Tensor::from_floats({n, t - 1, v}, out);
+  };
+  if (ref.dtype() != DType::kFloat32 || cand.dtype() != DType::kFloat32) {
+    return std::optional<TaskMetric>();
+  }
+  const ir::Tensor y = ir::Tensor::from_int64s({n, t - 1}, next);
+  MIXQ_ASSIGN_OR_RETURN(double a, analysis::perplexity(cut(ref), y));
+  MIXQ_ASSIGN_OR_RETURN(double b, analysis::perplexity(cut(cand), y));
+  return std::optional<TaskMetric>(TaskMetric{"ppl", a, b});
+}
+
+Expected<DatasetRun> run_on(const ir::Model& model, const std::filesystem::path& data, int threads,
+                            std::unique_ptr<exec::Executor>* keep = nullptr) {
+  MIXQ_ASSIGN_OR_RETURN(auto ex, exec::Executor::create(model, {.threads = threads}));
+  std::vector<std::string> names;
+  for (const ir::Value* v : ex->inputs()) names.push_back(v->name());
+  MIXQ_ASSIGN_OR_RETURN(auto source, DataSource::open(data, names));
+  MIXQ_ASSIGN_OR_RETURN(auto result, run_dataset(*ex, *source));
+  if (keep != nullptr) *keep = std::move(ex);
+  return result;
+}
+
+}  // namespace
+
+Expected<ConvertResult> convert(const std::filesystem::path& model_path,
+                                const std::filesystem::path& out_path, const ConvertOptions& o) {
+  const auto t0 = Clock::now();
+  const Precision p = o.precision;
+  const bool quantized = p == Precision::kInt8 || p == Precision::kFp8;
+  const Method method = o.method.value_or(p == Precision::kInt8 ? Method::kEntropy : Method::kMse);
+  const auto warn = [&](const std::string& s) {
+    if (o.warn) o.warn(s);
+  };
+  MIXQ_ASSIGN_OR_RETURN(const std::string model_hash, sha256_file(model_path));
+  MIXQ_ASSIGN_OR_RETURN(auto model, onnx::load_model(model_path));
+  if (has_qdq(*model)) {
+    return bad_input(model_path.string(),
+                     ": the model already holds QuantizeLinear/DequantizeLinear nodes; convert "
+                     "its float original instead");
+  }
+  const bool needs_ranges = quantized && !o.weights_only;
+  if (needs_ranges && o.data.empty() && o.ranges.empty()) {
+    return bad_input(model_path.string(), ": ", quant::precision_name(p),
+                     " activations need calibration data: pass --data CALIB (or --ranges "
+                     "RANGES.json), or --weights-only to quantize the weights alone");
+  }
+  std::filesystem::path eval = o.eval.empty() ? o.data : o.eval;
+  if (o.eval.empty() && !o.data.empty()) {
+    warn(
+        "no --eval data: the accuracy figures are measured on the calibration data, which "
+        "overstates them; pass held-out data with --eval");
+  }
+  if (eval.empty()) {
+    return bad_input(model_path.string(),
+                     ": nothing to verify the converted model on: pass "
+                     "--eval EVAL (or --data)");
+  }
+
+  // Ranges: reused (hash-checked) or calibrated on the original model.
+  const auto t_cal = Clock::now();
+  json ranges;
+  std::string ranges_source = "none";
+  if (!o.ranges.empty()) {
+    MIXQ_ASSIGN_OR_RETURN(ranges, load_ranges(o.ranges, model_hash));
+    ranges_source = o.ranges.string();
+  } else if (!o.data.empty() && (needs_ranges || p == Precision::kFp16)) {
+    CalibrateOptions co;
+    co.method = method;
+    co.threads = o.threads;
+    co.progress = o.progress;
+    MIXQ_ASSIGN_OR_RETURN(ranges, calibrate(model_path, o.data, co));
+    ranges_source = "calibrated";
+  }
+  const double calibrate_s = seconds_since(t_cal);
+
+  // Layers.
+  const auto t_rw = Clock::now();
+  std::vector<std::string> types = o.op_types;
+  if (types.empty()) types = quant::default_quantizable_op_types();
+  std::vector<std::regex> exclude;
+  for (const auto& e : o.exclude) {
+    try {
+      exclude.emplace_back(e, std::regex::ECMAScript);
+    } catch (const std::regex_error& err) {
+      return usage_error("--exclude '", e, "' is not a valid regular expression (", err.what(),
+                         ")");
+    }
+  }
+  const auto excluded = [&](const ir::Node& n) {
+    for (const auto& r : exclude) {
+      if (std::regex_search(n.name(), r)) return true;
+    }
+    return false;
+  };
+  const auto wanted = [&](const std::string& op) {
+    return std::find(types.begin(), types.end(), op) != types.end();
+  };
+  std::vector<quant::LayerTarget> targets;
+  json layers = json::array();
+  std::set<const ir::Node*> seen;
+  for (const auto& l : quant::find_quantizable_layers(*model)) {
+    seen.insert(l.node);
+    if (!wanted(l.op_type)) continue;
+    auto* node = const_cast<ir::Node*>(l.node);
+    const bool skip = excluded(*node);
+    targets.push_back({node, skip ? Precision::kFp32 : p, l.weight_input, false});
+    layers.push_back({{"name", node->name()},
+                      {"op_type", l.op_type},
+                      {"weight", l.weight->name()},
+                      {"weight_shape", l.weight_shape},
+                      {"precision", quant::precision_name(skip ? Precision::kFp32 : p)},
+                      {"reason", skip ? "excluded by --exclude" : "uniform --precision"}});
+  }
+  if (o.quantize_bmm && wanted("MatMul")) {
+    for (const auto& n : model->graph().nodes()) {
+      if (!n->is_onnx_domain() || n->op_type() != "MatMul" || seen.count(n.get())) continue;
+      const bool skip = excluded(*n);
+      targets.push_back({n.get(), skip ? Precision::kFp32 : p, 1, true});
+      layers.push_back({{"name", n->name()},
+                        {"op_type", "MatMul"},
+                        {"weight", nullptr},
+                        {"precision", quant::precision_name(skip ? Precision::kFp32 : p)},
+                        {"reason", skip ? "excluded by --exclude" : "--quantize-bmm"}});
+    }
+  }
+
+  // Opset: INT8 per-axis needs 13, FP8 19.
+  std::vector<std::string> log;
+  const int64_t from = model->opset("");
+  int64_t target = std::max(from, o.opset);
+  if (p == Precision::kInt8) target = std::max<int64_t>(target, 13);
+  if (p == Precision::kFp8) target = std::max<int64_t>(target, 19);
+  if (o.opset > 0 && o.opset < target) {
+    return usage_error("--opset ", o.opset, " is below what ", quant::precision_name(p),
+                       " needs or the model has (", target, ")");
+  }
+  if (target != from) MIXQ_RETURN_IF_ERROR(passes::upgrade_opset(*model, target, &log));
+  if (model->ir_version < 9 && target >= 19) model->ir_version = 9;  // FLOAT8 types need IR 9
+  if (model->ir_version < 7 && target >= 13) model->ir_version = 7;
+
+  if (quantized) {
+    quant::QdqOptions qo;
+    qo.weights_only = o.weights_only;
+    qo.activation_range = [&](const std::string& tensor, Precision fmt) {
+      return pick_range(ranges, tensor, fmt, method);
+    };
+    MIXQ_RETURN_IF_ERROR(quant::emit_qdq(*model, targets, qo, log));
+  } else if (p == Precision::kFp16) {
+    MIXQ_ASSIGN_OR_RETURN(auto inferred, ir::infer_shapes(*model));
+    ir::apply_inferred_types(*model, inferred);
+    quant::Fp16Options fo;
+    if (!o.keep_fp32.empty()) fo.keep_fp32 = {o.keep_fp32.begin(), o.keep_fp32.end()};
+    if (!ranges.is_null()) {
+      fo.absmax = [&](const std::string& tensor) -> std::optional<double> {
+        const auto& acts = ranges["activations"];
+        if (!acts.contains(tensor) || !acts[tensor].contains("absmax")) return std::nullopt;
+        return acts[tensor]["absmax"].get<double>();
+      };
+    }
+    std::vector<ir::Node*> nodes;
+    for (const auto& t : targets) {
+      if (t.precision == Precision::kFp16) nodes.push_back(t.node);
+    }
+    MIXQ_RETURN_IF_ERROR(quant::emit_fp16(*model, nodes, fo, log));
+  }
+  MIXQ_RETURN_IF_ERROR(model->graph().sort_nodes());
+  onnx::SaveOptions so;
+  if (o.external_data) {
+    so.external_data = onnx::SaveOptions::ExternalData::kThreshold;
+  } else {
+    so.external_data = onnx::SaveOptions::ExternalData::kNone;
+  }
+  MIXQ_RETURN_IF_ERROR(onnx::save_model(*model, out_path, so));
+  const double rewrite_s = seconds_since(t_rw);
+
+  // Verification: the written file, re-loaded, against the original.
+  const auto t_ver = Clock::now();
+  MIXQ_ASSIGN_OR_RETURN(auto reference, onnx::load_model(model_path));
+  MIXQ_ASSIGN_OR_RETURN(auto written, onnx::load_model(out_path));
+  std::unique_ptr<exec::Executor> ref_ex;
+  MIXQ_ASSIGN_OR_RETURN(auto ref_out, run_on(*reference, eval, o.threads, &ref_ex));
+  MIXQ_ASSIGN_OR_RETURN(auto cand_out, run_on(*written, eval, o.threads));
+  std::vector<std::string> names;
+  for (const ir::Value* v : ref_ex->inputs()) names.push_back(v->name());
+  MIXQ_ASSIGN_OR_RETURN(auto eval_source, DataSource::open(eval, names));
+  json outputs = json::array();
+  std::optional<analysis::OutputComparison> first;
+  for (size_t i = 0; i < ref_out.outputs.size() && i < cand_out.outputs.size(); ++i) {
+    const auto& [name, ref] = ref_out.outputs[i];
+    auto cmp = analysis::compare_outputs(name, ref, cand_out.outputs[i].second);
+    if (!cmp.ok()) {
+      outputs.push_back({{"name", name}, {"compared", false}, {"why", cmp.status().message()}});
+      continue;
+    }
+    if (!first) first = *cmp;
+    outputs.push_back({{"name", name},
+                       {"elements", cmp->elements},
+                       {"sqnr_db", std::isinf(cmp->sqnr_db) ? json(nullptr) : json(cmp->sqnr_db)},
+                       {"cosine", cmp->cosine},
+                       {"max_abs_error", cmp->max_abs_error},
+                       {"top1_agreement", cmp->top1_agreement},
+                       {"rows", cmp->rows}});
+  }
+  std::optional<TaskMetric> task;
+  if (!ref_out.outputs.empty()) {
+    MIXQ_ASSIGN_OR_RETURN(task, task_metric(*eval_source, *ref_ex, ref_out.outputs[0].second,
+                                            cand_out.outputs[0].second));
+  }
+  const double verify_s = seconds_since(t_ver);
+
+  // The budget.
+  ConvertResult result;
+  json budget = nullptr;
+  if (o.metric) {
+    const analysis::Metric m = *o.metric;
+    double achieved = 0;
+    bool met = true;
+    std::string unit;
+    if (!first)
+      return bad_input(out_path.string(), ": no float output to measure ", metric_name(m));
+    switch (m) {
+      case analysis::Metric::kTop1:
+        achieved = 100.0 - first->top1_agreement;
+        unit = "percentage points of top-1 disagreement";
+        break;
+      case analysis::Metric::kCosine:
+        achieved = 1.0 - first->cosine;
+        unit = "1 - cosine";
+        break;
+      case analysis::Metric::kSqnr:
+        achieved = first->sqnr_db;
+        unit = "dB (floor)";
+        break;
+      case analysis::Metric::kAccuracy:
+      case analysis::Metric::kPpl: {
+        const std::string want = m == analysis::Metric::kAccuracy ? "accuracy" : "ppl";
+        if (!task || task->name != want) {
+          return bad_input(eval.string(), ": --metric ", want, " needs ",
+                           want == "accuracy" ? "'labels'" : "'targets' (or next-token ids)",
+                           " in the evaluation data");
+        }
+        achieved = m == analysis::Metric::kAccuracy
+                       ? task->reference - task->candidate
+                       : (task->candidate / task->reference - 1.0) * 100.0;
+        unit = m == analysis::Metric::kAccuracy ? "percentage points" : "percent increase";
+        break;
+      }
+    }
+    if (m == analysis::Metric::kSqnr) {
+      if (o.min_sqnr) met = achieved >= *o.min_sqnr;
+    } else if (o.max_drop) {
+      met = achieved <= *o.max_drop;
+    }
+    result.budget_met = met;
+    budget = {{"metric", metric_name(m)},
+              {"unit", unit},
+              {"max_drop", o.max_drop ? json(*o.max_drop) : json(nullptr)},
+              {"min_sqnr", o.min_sqnr ? json(*o.min_sqnr) : json(nullptr)},
+              {"achieved", std::isinf(achieved) ? json(nullptr) : json(achieved)},
+              {"met", met}};
+  }
+
+  std::map<std::string, int> per_precision;
+  for (const auto& l : layers) per_precision[l["precision"].get<std::string>()]++;
+  json& r = result.report;
+  r["schema"] = "mixq.convert";
+  r["version"] = 1;
+  r["model"] = {{"path", model_path.string()}, {"sha256", model_hash}};
+  r["output"] = {{"path", out_path.string()}};
+  MIXQ_ASSIGN_OR_RETURN(const std::string out_hash, sha256_file(out_path));
+  r["output"]["sha256"] = out_hash;
+  json data = {{"calibration", o.data.empty() ? json(nullptr) : json(o.data.string())},
+               {"eval", eval.string()},
+               {"eval_is_calibration", o.eval.empty()},
+               {"ranges", ranges_source}};
+  if (!o.data.empty()) {
+    MIXQ_ASSIGN_OR_RETURN(const std::string h, sha256_file(o.data));
+    data["calibration_sha256"] = h;
+  }
+  MIXQ_ASSIGN_OR_RETURN(const std::string eval_hash, sha256_file(eval));
+  data["eval_sha256"] = eval_hash;
+  r["data"] = std::move(data);
+  json excl = o.exclude, types_j = types;
+  r["flags"] = {
+      {"precision", quant::precision_name(p)},
+      {"method", quantized && !o.weights_only ? json(method_name(method)) : json(nullptr)},
+      {"weights_only", o.weights_only},
+      {"quantize_bmm", o.quantize_bmm},
+      {"exclude", excl},
+      {"op_types", types_j},
+      {"external_data", o.external_data},
+      {"opset", {{"from", from}, {"to", target}}}};
+  r["layers"] = std::move(layers);
+  r["layer_counts"] = per_precision;
+  r["log"] = log;
+  r["verification"] = {{"outputs", std::move(outputs)}};
+  if (task) {
+    r["verification"]["task"] = {
+        {"metric", task->name}, {"fp32", task->reference}, {"quantized", task->candidate}};
+  }
+  r["budget"] = std::move(budget);
+  r["sizes"] = {{"model_bytes", model_bytes(model_path, *reference)},
+                {"output_bytes", model_bytes(out_path, *written)}};
+  r["timings_s"] = {{"calibrate", calibrate_s},
+                    {"rewrite_and_write", rewrite_s},
+                    {"verify", verify_s},
+                    {"total", seconds_since(t0)}};
+  return result;
+}
+
+}  // namespace mixq::calib

@@ -1,0 +1,58 @@
+// The converter: calibrate (or reuse RANGES.json), rewrite to FP8, INT8 or FP16 QDQ ONNX, write
+// OUT atomically, then re-load OUT and verify it on evaluation data against the FP32 model.
+// The report (schema "mixq.convert", version 1, documented in docs/convert.md) holds the inputs'
+// SHA-256, the flags, the per-layer choices, the rewrite log, the verification per output, the
+// task metrics, the budget and whether it was met, file sizes and timings.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "mixq/analysis/metrics.h"
+#include "mixq/calibration/calibrate.h"
+#include "mixq/core/status.h"
+#include "mixq/quant/qdq_emit.h"
+
+namespace mixq::calib {
+
+struct ConvertOptions {
+  quant::Precision precision = quant::Precision::kFp8;
+  // Activation range method; default entropy for INT8, the FP8-aware MSE search for FP8.
+  std::optional<Method> method;
+  std::filesystem::path data;          // calibration data (not needed with weights_only or ranges)
+  std::filesystem::path eval;          // evaluation data; default: the calibration data
+  std::filesystem::path ranges;        // RANGES.json to reuse instead of calibrating
+  std::vector<std::string> exclude;    // ECMAScript regexes on node names: kept in FP32
+  std::vector<std::string> op_types;   // default: MatMul, Gemm, Conv, ConvTranspose
+  std::vector<std::string> keep_fp32;  // FP16: op types kept in FP32 (default list if empty)
+  bool quantize_bmm = false;
+  bool weights_only = false;
+  bool external_data = false;
+  int64_t opset = 0;  // 0: the lowest the precision allows
+  int threads = 0;
+  std::optional<analysis::Metric> metric;
+  std::optional<double> max_drop;  // in the metric's unit (see lib/analysis/metrics.h)
+  std::optional<double> min_sqnr;  // dB floor for --metric sqnr
+  std::function<void(const std::string&)> warn;    // non-fatal notes for the user
+  std::function<void(int64_t, int64_t)> progress;  // calibration progress
+};
+
+struct ConvertResult {
+  nlohmann::ordered_json report;
+  bool budget_met = true;  // also true when no budget was given
+};
+
+// Converts `model_path` into `out_path`. Errors: bad input (exit 2) for unreadable or
+// mismatched model/data/ranges, missing calibration data, a model that already holds Q/DQ
+// nodes; unsupported (exit 3) for an op the rewrite must touch but cannot. The budget not being
+// met is not an error: the result says so and OUT and the report are still written.
+Expected<ConvertResult> convert(const std::filesystem::path& model_path,
+                                const std::filesystem::path& out_path,
+                                const ConvertOptions& options);
+
+}  // namespace mixq::calib

@@ -1,0 +1,185 @@
+// mixq convert MODEL --data CALIB -o OUT.onnx --precision fp8|int8|fp16 [options]
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "command.h"
+#include "mixq/calibration/convert.h"
+#include "mixq/core/file_io.h"
+#include "paths.h"
+#include "progress.h"
+
+namespace mixq::cli {
+namespace {
+
+struct ConvertCliOptions {
+  std::string model, data, eval, out, report, ranges, precision, method, metric;
+  std::vector<std::string> exclude, op_types, keep_fp32;
+  bool quantize_bmm = false, weights_only = false, external_data = false, quiet = false;
+  int64_t opset = 0;
+  int threads = 0;
+  double max_drop = std::nan(""), min_sqnr = std::nan("");
+};
+
+std::string report_path(const ConvertCliOptions& o) {
+  if (!o.report.empty()) return o.report;
+  std::filesystem::path p(o.out);
+  return (p.parent_path() / p.stem()).string() + ".report.json";
+}
+
+std::string number(const nlohmann::ordered_json& v, const char* fmt) {
+  if (v.is_null()) return "inf";
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), fmt, v.get<double>());
+  return buf;
+}
+
+void print_summary(const nlohmann::ordered_json& r) {
+  const auto& sizes = r["sizes"];
+  std::cout << "converted " << r["model"]["path"].get<std::string>() << " to "
+            << r["flags"]["precision"].get<std::string>() << ": "
+            << r["output"]["path"].get<std::string>() << "\n";
+  std::cout << "  layers   ";
+  bool comma = false;
+  for (const auto& [k, v] : r["layer_counts"].items()) {
+    std::cout << (comma ? ", " : "") << k << " " << v.get<int>();
+    comma = true;
+  }
+  std::cout << "\n  size     " << number(sizes["model_bytes"].get<double>() / 1024.0, "%.1f")
+            << " KiB -> " << number(sizes["output_bytes"].get<double>() / 1024.0, "%.1f")
+            << " KiB\n";
+  for (const auto& o : r["verification"]["outputs"]) {
+    if (!o.contains("cosine")) continue;
+    std::cout << "  output " << o["name"].get<std::string>() << ": SQNR "
+              << number(o["sqnr_db"], "%.2f") << " dB, cosine " << number(o["cosine"], "%.6f")
+              << ", max abs error " << number(o["max_abs_error"], "%.4g") << ", top-1 agreement "
+              << number(o["top1_agreement"], "%.2f") << " %\n";
+  }
+  if (r["verification"].contains("task")) {
+    const auto& t = r["verification"]["task"];
+    std::cout << "  " << t["metric"].get<std::string>() << "      fp32 "
+              << number(t["fp32"], "%.4f") << " -> " << number(t["quantized"], "%.4f") << "\n";
+  }
+  if (!r["budget"].is_null()) {
+    const auto& b = r["budget"];
+    std::cout << "  budget   " << b["metric"].get<std::string>() << ": achieved "
+              << number(b["achieved"], "%.4g") << " (" << b["unit"].get<std::string>() << ")";
+    if (!b["max_drop"].is_null()) std::cout << ", max drop " << number(b["max_drop"], "%.4g");
+    if (!b["min_sqnr"].is_null()) std::cout << ", min " << number(b["min_sqnr"], "%.4g");
+    std::cout << (b["met"].get<bool>() ? ": met" : ": NOT MET") << "\n";
+  }
+}
+
+}  // namespace
+
+Command add_convert_command(CLI::App& root) {
+  auto opts = std::make_shared<ConvertCliOptions>();
+  CLI::App* app = root.add_subcommand(
+      "convert", "Quantize a model to FP8, INT8 or FP16 QDQ ONNX, verified on evaluation data");
+  app->add_option("model", opts->model, "ONNX model file (never modified)")->required();
+  app->add_option("-o,--output", opts->out, "Quantized ONNX model to write")->required();
+  app->add_option("--precision", opts->precision, "fp8, int8 or fp16")->required();
+  app->add_option("--data", opts->data, "Calibration data (.npz, folder of .npy, test_data_set)");
+  app->add_option("--eval", opts->eval,
+                  "Held-out evaluation data (labels/targets arrays give accuracy/perplexity); "
+                  "default: the calibration data, with a warning");
+  app->add_option("--ranges", opts->ranges,
+                  "Reuse this RANGES.json (from mixq calibrate) instead of calibrating; refused "
+                  "when it was made for another model");
+  app->add_option("--method", opts->method,
+                  "Activation ranges: minmax, percentile, entropy or mse (default: entropy for "
+                  "int8, the FP8-aware mse search for fp8)");
+  app->add_option("--exclude", opts->exclude,
+                  "Keep nodes whose name matches this regex in FP32 "
+                  "(repeatable)");
+  app->add_option("--op-types", opts->op_types,
+                  "Op types to quantize (default MatMul Gemm Conv ConvTranspose)")
+      ->delimiter(',');
+  app->add_flag("--quantize-bmm", opts->quantize_bmm,
+                "Also quantize MatMuls whose both inputs are activations (attention)");
+  app->add_flag("--weights-only", opts->weights_only,
+                "Quantize weights only (no activation Q/DQ, no calibration data needed)");
+  app->add_option("--keep-fp32", opts->keep_fp32,
+                  "fp16: op types kept in FP32 (default Softmax, LayerNormalization, reductions, "
+                  "Exp, Pow, ...)")
+      ->delimiter(',');
+  app->add_flag("--external-data", opts->external_data,
+                "Write initializers to OUT.data next to OUT");
+  app->add_option("--opset", opts->opset, "Target opset (default: the lowest the precision needs)");
+  app->add_option("--threads", opts->threads, "Threads (default: all cores)");
+  app->add_option("--metric", opts->metric, "sqnr, cosine, top1, accuracy or ppl");
+  app->add_option("--max-drop", opts->max_drop,
+                  "Budget in the metric's unit: percentage points (top1, accuracy), percent "
+                  "increase (ppl), 1-cosine (cosine); exit 4 when exceeded");
+  app->add_option("--min-sqnr", opts->min_sqnr, "Budget for --metric sqnr: SQNR floor in dB");
+  app->add_option("--report", opts->report,
+                  "Report JSON (default OUT without .onnx + .report.json)");
+  app->add_flag("--quiet", opts->quiet, "No progress bar or summary");
+  return Command{
+      app, [opts]() -> Status {
+        const std::string report = report_path(*opts);
+        MIXQ_RETURN_IF_ERROR(
+            check_output_path(opts->out, {opts->model, opts->data, opts->eval, opts->ranges}));
+        MIXQ_RETURN_IF_ERROR(check_output_path(
+            report, {opts->model, opts->data, opts->eval, opts->ranges, opts->out}));
+        calib::ConvertOptions co;
+        const auto precision = quant::parse_precision(opts->precision);
+        if (!precision || *precision == quant::Precision::kFp32) {
+          return usage_error("--precision must be fp8, int8 or fp16, got '", opts->precision, "'");
+        }
+        co.precision = *precision;
+        if (!opts->method.empty()) {
+          co.method = calib::parse_method(opts->method);
+          if (!co.method) {
+            return usage_error("--method must be minmax, percentile, entropy or mse, got '",
+                               opts->method, "'");
+          }
+        }
+        if (!opts->metric.empty()) {
+          co.metric = analysis::parse_metric(opts->metric);
+          if (!co.metric) {
+            return usage_error("--metric must be sqnr, cosine, top1, accuracy or ppl, got '",
+                               opts->metric, "'");
+          }
+        }
+        if (!std::isnan(opts->max_drop)) co.max_drop = opts->max_drop;
+        if (!std::isnan(opts->min_sqnr)) co.min_sqnr = opts->min_sqnr;
+        if ((co.max_drop || co.min_sqnr) && !co.metric) {
+          return usage_error("--max-drop/--min-sqnr need --metric");
+        }
+        if (co.metric == analysis::Metric::kSqnr && co.max_drop) {
+          return usage_error("--metric sqnr takes a floor: use --min-sqnr DB");
+        }
+        co.data = opts->data;
+        co.eval = opts->eval;
+        co.ranges = opts->ranges;
+        co.exclude = opts->exclude;
+        co.op_types = opts->op_types;
+        co.keep_fp32 = opts->keep_fp32;
+        co.quantize_bmm = opts->quantize_bmm;
+        co.weights_only = opts->weights_only;
+        co.external_data = opts->external_data;
+        co.opset = opts->opset;
+        co.threads = opts->threads;
+        co.warn = [](const std::string& s) { std::cerr << "warning: " << s << "\n"; };
+        auto bar = std::make_shared<ProgressBar>(!opts->quiet && isatty(2));
+        co.progress = [bar](int64_t done, int64_t total) { bar->update(done, total); };
+        MIXQ_ASSIGN_OR_RETURN(auto result, calib::convert(opts->model, opts->out, co));
+        const std::string text = result.report.dump(2) + "\n";
+        MIXQ_ASSIGN_OR_RETURN(auto f, AtomicFile::create(report));
+        MIXQ_RETURN_IF_ERROR(f->write(text.data(), text.size()));
+        MIXQ_RETURN_IF_ERROR(f->commit());
+        if (!opts->quiet) print_summary(result.report);
+        std::cout << "wrote " << opts->out << " and " << report << "\n";
+        if (!result.budget_met) {
+          return Status(StatusCode::kBudgetExceeded,
+                        "accuracy budget not met (see " + report + "); the model was written");
+        }
+        return Status::ok_status();
+      }};
+}
+
+}  // namespace mixq::cli
