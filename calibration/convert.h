@@ -22,7 +22,8 @@ namespace mixq::calib {
 
 struct ConvertOptions {
   quant::Precision precision = quant::Precision::kFp8;
-  // Activation range method; default entropy for INT8, the FP8-aware MSE search for FP8.
+  // Activation range method; default the format-aware MSE search (see docs/convert.md for the
+  // measurements behind it).
   std::optional<Method> method;
   std::filesystem::path data;          // calibration data (not needed with weights_only or ranges)
   std::filesystem::path eval;          // evaluation data; default: the calibration data

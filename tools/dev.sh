@@ -65,12 +65,12 @@ case "${1:-}" in
   demo)
     install_deps
     build
-    # Until the converter lands: what mixq sees in the digits CNN, then its FP32 run over the
-    # held-out images.
+    # The main job: the GPT sample to FP8, calibrated on its calibration set, verified on its
+    # held-out sequences (perplexity against FP32), with the report next to the model.
     mkdir -p "$BUILD/demo"
-    "$BUILD/tools/mixq" inspect "$ROOT/samples/digits_cnn/model.onnx"
-    "$BUILD/tools/mixq" run "$ROOT/samples/digits_cnn/model.onnx" \
-      --data "$ROOT/samples/digits_cnn/eval.npz" -o "$BUILD/demo/digits_cnn.logits.npz"
+    "$BUILD/tools/mixq" convert "$ROOT/samples/tinygpt/model.onnx" --precision fp8 \
+      --data "$ROOT/samples/tinygpt/calib.npz" --eval "$ROOT/samples/tinygpt/eval.npz" \
+      -o "$BUILD/demo/tinygpt_fp8.onnx"
     ;;
   test)
     install_deps

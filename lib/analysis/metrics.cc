@@ -115,7 +115,14 @@ Expected<double> accuracy(const ir::Tensor& logits, const ir::Tensor& labels) {
     return bad_input("labels: ", y.size(), " labels for ", rows, " rows of logits");
   }
   int64_t right = 0;
-  for (size_t i = 0; i < rows; ++i) right += int64_t(argmax(&x[i * cols], cols)) == y[i];
+  for (size_t i = 0; i < rows; ++i) {
+    // metrics.h promises bad input here: a label outside the classes is a broken label file,
+    // not a wrong answer.
+    if (y[i] < 0 || size_t(y[i]) >= cols) {
+      return bad_input("labels: class ", y[i], " at row ", i, " is outside [0, ", cols, ")");
+    }
+    right += int64_t(argmax(&x[i * cols], cols)) == y[i];
+  }
   return 100.0 * double(right) / double(rows);
 }
 

@@ -90,8 +90,8 @@ Command add_convert_command(CLI::App& root) {
                   "Reuse this RANGES.json (from mixq calibrate) instead of calibrating; refused "
                   "when it was made for another model");
   app->add_option("--method", opts->method,
-                  "Activation ranges: minmax, percentile, entropy or mse (default: entropy for "
-                  "int8, the FP8-aware mse search for fp8)");
+                  "Activation ranges: minmax, percentile, entropy or mse (default: mse, the "
+                  "search for the clipping with the least error in the target format)");
   app->add_option("--exclude", opts->exclude,
                   "Keep nodes whose name matches this regex in FP32 "
                   "(repeatable)");

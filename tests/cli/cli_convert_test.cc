@@ -1,0 +1,220 @@
+// `mixq convert` as a user runs it: every sample to FP8, INT8 and FP16 within the accuracy bounds
+// docs/convert.md documents (accuracy drop <= 1 point, perplexity increase <= 1 %, FP16 SQNR >=
+// 50 dB), files that really shrink, the report, bit-identical output across runs and thread
+// counts, RANGES.json reuse with its hash check, the budget gate (exit 4), --exclude,
+// --weights-only, --external-data, and bad input refused with the documented exit codes while
+// the input model stays untouched.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "mixq/onnx/model_io.h"
+#include "test_support.h"
+
+namespace mixq {
+namespace {
+
+using testing::run_mixq;
+using testing::TempDir;
+
+std::string sample(const std::string& name, const std::string& file) {
+  return std::string(MIXQ_SOURCE_DIR) + "/samples/" + name + "/" + file;
+}
+
+nlohmann::json read_json(const std::filesystem::path& p) {
+  return nlohmann::json::parse(testing::read_bytes(p), nullptr, false);
+}
+
+std::map<std::string, int> op_counts(const std::filesystem::path& model) {
+  auto m = onnx::load_model(model);
+  EXPECT_TRUE(m.ok()) << m.status().to_string();
+  std::map<std::string, int> counts;
+  if (!m.ok()) return counts;
+  for (const auto& n : (*m)->graph().nodes()) ++counts[n->op_type()];
+  return counts;
+}
+
+testing::RunResult convert(const std::string& name, const std::string& precision,
+                           const std::filesystem::path& out, std::vector<std::string> extra = {}) {
+  std::vector<std::string> args = {"convert",     sample(name, "model.onnx"),
+                                   "--data",      sample(name, "calib.npz"),
+                                   "--eval",      sample(name, "eval.npz"),
+                                   "--precision", precision,
+                                   "-o",          out.string(),
+                                   "--quiet"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return run_mixq(args);
+}
+
+TEST(CliConvert, EverySampleToEveryPrecisionWithinTheDocumentedBounds) {
+  TempDir dir;
+  for (const std::string name : {"digits_cnn", "digits_mobile", "tinygpt"}) {
+    for (const std::string p : {"fp8", "int8", "fp16"}) {
+      const auto out = dir / (name + "_" + p + ".onnx");
+      auto r = convert(name, p, out);
+      ASSERT_EQ(r.exit_code, 0) << name << " " << p << ": " << r.err;
+      const auto report = read_json(dir / (name + "_" + p + ".report.json"));
+      ASSERT_FALSE(report.is_discarded()) << name << " " << p;
+      EXPECT_EQ(report["schema"], "mixq.convert");
+      EXPECT_EQ(report["flags"]["precision"], p);
+      const int layers = name == "tinygpt" ? 17 : (name == "digits_cnn" ? 5 : 18);
+      EXPECT_EQ(report["layer_counts"][p], layers) << name << " " << p;
+      // The file really shrinks: 1-byte weights, or 2-byte ones for FP16.
+      const double ratio = report["sizes"]["output_bytes"].get<double>() /
+                           report["sizes"]["model_bytes"].get<double>();
+      EXPECT_LT(ratio, p == "fp16" ? 0.62 : 0.56) << name << " " << p;
+      const auto& task = report["verification"]["task"];
+      if (name == "tinygpt") {
+        ASSERT_EQ(task["metric"], "ppl");
+        EXPECT_LE(task["quantized"].get<double>(), task["fp32"].get<double>() * 1.01)
+            << name << " " << p;
+      } else {
+        ASSERT_EQ(task["metric"], "accuracy");
+        EXPECT_GE(task["quantized"].get<double>(), task["fp32"].get<double>() - 1.0)
+            << name << " " << p;
+      }
+      const auto& o = report["verification"]["outputs"][0];
+      EXPECT_GT(o["sqnr_db"].get<double>(), p == "fp16" ? 50.0 : 18.0) << name << " " << p;
+      const auto ops = op_counts(out);
+      if (p == "fp16") {
+        EXPECT_GE(ops.at("Cast"), 2) << name;
+        EXPECT_EQ(ops.count("QuantizeLinear"), 0u) << name;
+      } else {
+        EXPECT_EQ(ops.at("DequantizeLinear"), 2 * layers) << name << " " << p;
+        EXPECT_EQ(ops.at("QuantizeLinear"), layers) << name << " " << p;
+      }
+    }
+  }
+}
+
+TEST(CliConvert, OutputIsBitIdenticalAcrossRunsAndThreadCounts) {
+  TempDir dir;
+  ASSERT_EQ(convert("digits_cnn", "int8", dir / "a.onnx", {"--threads", "1"}).exit_code, 0);
+  ASSERT_EQ(convert("digits_cnn", "int8", dir / "b.onnx", {"--threads", "2"}).exit_code, 0);
+  ASSERT_EQ(convert("digits_cnn", "int8", dir / "c.onnx", {"--threads", "2"}).exit_code, 0);
+  EXPECT_EQ(testing::read_bytes(dir / "a.onnx"), testing::read_bytes(dir / "b.onnx"));
+  EXPECT_EQ(testing::read_bytes(dir / "b.onnx"), testing::read_bytes(dir / "c.onnx"));
+  auto ra = read_json(dir / "a.report.json"), rb = read_json(dir / "b.report.json");
+  for (auto* r : {&ra, &rb}) {
+    r->erase("timings_s");
+    (*r)["output"].erase("path");
+  }
+  EXPECT_EQ(ra, rb);
+}
+
+TEST(CliConvert, ReusesRangesJsonAndRefusesOneMadeForAnotherModel) {
+  TempDir dir;
+  const auto model = sample("digits_cnn", "model.onnx");
+  auto c = run_mixq({"calibrate", model, "--data", sample("digits_cnn", "calib.npz"), "-o",
+                     (dir / "ranges.json").string()});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  ASSERT_EQ(convert("digits_cnn", "int8", dir / "calibrated.onnx").exit_code, 0);
+  auto r = run_mixq({"convert", model, "--ranges", (dir / "ranges.json").string(), "--eval",
+                     sample("digits_cnn", "eval.npz"), "--precision", "int8", "-o",
+                     (dir / "reused.onnx").string(), "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(testing::read_bytes(dir / "reused.onnx"), testing::read_bytes(dir / "calibrated.onnx"));
+  EXPECT_EQ(read_json(dir / "reused.report.json")["data"]["ranges"],
+            (dir / "ranges.json").string());
+  // The same ranges against another model: refused, naming both hashes.
+  auto other =
+      run_mixq({"convert", sample("digits_mobile", "model.onnx"), "--ranges",
+                (dir / "ranges.json").string(), "--eval", sample("digits_mobile", "eval.npz"),
+                "--precision", "int8", "-o", (dir / "other.onnx").string()});
+  EXPECT_EQ(other.exit_code, 2) << other.err;
+  EXPECT_NE(other.err.find("SHA-256"), std::string::npos) << other.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "other.onnx"));
+}
+
+TEST(CliConvert, BudgetGateExitsFourAndStillWritesTheModelAndReport) {
+  TempDir dir;
+  // A budget no conversion can meet (the drop must be at most -50 points).
+  auto r =
+      convert("digits_cnn", "int8", dir / "q.onnx", {"--metric", "accuracy", "--max-drop", "-50"});
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(dir / "q.onnx"));
+  auto report = read_json(dir / "q.report.json");
+  EXPECT_EQ(report["budget"]["met"], false);
+  EXPECT_EQ(report["budget"]["metric"], "accuracy");
+  // A reachable one.
+  r = convert("digits_cnn", "int8", dir / "ok.onnx", {"--metric", "accuracy", "--max-drop", "2"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_json(dir / "ok.report.json")["budget"]["met"], true);
+  // The SQNR floor.
+  r = convert("digits_cnn", "fp16", dir / "s.onnx", {"--metric", "sqnr", "--min-sqnr", "200"});
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  r = convert("digits_cnn", "int8", dir / "t.onnx", {"--metric", "top1", "--max-drop", "5"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST(CliConvert, ExcludeWeightsOnlyAndExternalData) {
+  TempDir dir;
+  auto r = convert("digits_cnn", "fp8", dir / "ex.onnx", {"--exclude", "^/head/"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto report = read_json(dir / "ex.report.json");
+  EXPECT_EQ(report["layer_counts"]["fp8"], 3);
+  EXPECT_EQ(report["layer_counts"]["fp32"], 2);
+  EXPECT_EQ(op_counts(dir / "ex.onnx").at("QuantizeLinear"), 3);
+
+  // Weights only: no calibration data needed, no activation Q/DQ.
+  r = run_mixq({"convert", sample("digits_cnn", "model.onnx"), "--weights-only", "--eval",
+                sample("digits_cnn", "eval.npz"), "--precision", "int8", "-o",
+                (dir / "w.onnx").string(), "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto ops = op_counts(dir / "w.onnx");
+  EXPECT_EQ(ops.count("QuantizeLinear"), 0u);
+  EXPECT_EQ(ops.at("DequantizeLinear"), 5);
+
+  r = convert("digits_cnn", "int8", dir / "ext.onnx", {"--external-data"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(dir / "ext.onnx.data"));
+  EXPECT_LT(std::filesystem::file_size(dir / "ext.onnx"), 20000u);
+  EXPECT_EQ(op_counts(dir / "ext.onnx").at("QuantizeLinear"), 5);
+}
+
+TEST(CliConvert, rejects_bad_input_with_documented_codes_and_leaves_the_model_untouched) {
+  TempDir dir;
+  const auto model = sample("digits_cnn", "model.onnx");
+  const std::string before = testing::read_bytes(model);
+  const auto mtime = std::filesystem::last_write_time(model);
+  // OUT equal to MODEL: usage error, nothing written.
+  auto r = run_mixq({"convert", model, "--data", sample("digits_cnn", "calib.npz"), "--precision",
+                     "int8", "-o", model});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  // No calibration data and no --weights-only: bad input that explains the choice.
+  r = run_mixq({"convert", model, "--eval", sample("digits_cnn", "eval.npz"), "--precision", "int8",
+                "-o", (dir / "a.onnx").string()});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--weights-only"), std::string::npos) << r.err;
+  // Data for another model: names the missing input.
+  r = run_mixq({"convert", sample("tinygpt", "model.onnx"), "--data",
+                sample("digits_cnn", "calib.npz"), "--precision", "fp8", "-o",
+                (dir / "b.onnx").string()});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("ids"), std::string::npos) << r.err;
+  // A model that already holds Q/DQ nodes.
+  ASSERT_EQ(convert("digits_cnn", "int8", dir / "q.onnx").exit_code, 0);
+  r = run_mixq({"convert", (dir / "q.onnx").string(), "--data", sample("digits_cnn", "calib.npz"),
+                "--precision", "int8", "-o", (dir / "qq.onnx").string()});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("QuantizeLinear"), std::string::npos) << r.err;
+  // Unknown precision, missing model.
+  r = run_mixq({"convert", model, "--precision", "int4", "-o", (dir / "c.onnx").string()});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  r = run_mixq({"convert", (dir / "missing.onnx").string(), "--weights-only", "--eval",
+                sample("digits_cnn", "eval.npz"), "--precision", "int8", "-o",
+                (dir / "d.onnx").string()});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("missing.onnx"), std::string::npos) << r.err;
+  for (const char* f : {"a.onnx", "b.onnx", "c.onnx", "d.onnx", "qq.onnx"}) {
+    EXPECT_FALSE(std::filesystem::exists(dir / f)) << f;
+  }
+  EXPECT_EQ(testing::read_bytes(model), before);
+  EXPECT_EQ(std::filesystem::last_write_time(model), mtime);
+}
+
+}  // namespace
+}  // namespace mixq
