@@ -167,17 +167,25 @@ const char* method_name(Method m) {
 Expected<nlohmann::ordered_json> calibrate(const std::filesystem::path& model_path,
                                            const std::filesystem::path& data_path,
                                            const CalibrateOptions& options) {
+  MIXQ_ASSIGN_OR_RETURN(auto model, onnx::load_model(model_path));
+  MIXQ_ASSIGN_OR_RETURN(std::string model_hash, sha256_file(model_path));
+  return calibrate(*model, model_path, model_hash, data_path, options);
+}
+
+Expected<nlohmann::ordered_json> calibrate(const ir::Model& model,
+                                           const std::filesystem::path& model_path,
+                                           const std::string& model_hash,
+                                           const std::filesystem::path& data_path,
+                                           const CalibrateOptions& options) {
   if (!(options.percentile > 0 && options.percentile <= 100)) {
     return usage_error("--percentile must be in (0, 100], got ", options.percentile);
   }
   if (options.bins < 128 || (options.bins & (options.bins - 1)) != 0) {
     return usage_error("--bins must be a power of two >= 128, got ", options.bins);
   }
-  MIXQ_ASSIGN_OR_RETURN(auto model, onnx::load_model(model_path));
-  MIXQ_ASSIGN_OR_RETURN(std::string model_hash, sha256_file(model_path));
   exec::ExecOptions eo;
   eo.threads = options.threads;
-  MIXQ_ASSIGN_OR_RETURN(auto ex, exec::Executor::create(*model, eo));
+  MIXQ_ASSIGN_OR_RETURN(auto ex, exec::Executor::create(model, eo));
   std::vector<std::string> names;
   for (const ir::Value* v : ex->inputs()) names.push_back(v->name());
   MIXQ_ASSIGN_OR_RETURN(auto data, DataSource::open(data_path, names));
@@ -187,7 +195,7 @@ Expected<nlohmann::ordered_json> calibrate(const std::filesystem::path& model_pa
   if (options.max_samples > 0) runs = std::min(runs, (options.max_samples + per_run - 1) / per_run);
   if (runs <= 0) return bad_input(data_path.string(), ": the data set has no samples");
 
-  StatsCollector collector(*model, {.bins = options.bins, .histograms = true, .pool = &ex->pool()});
+  StatsCollector collector(model, {.bins = options.bins, .histograms = true, .pool = &ex->pool()});
   int64_t samples = 0, used = 0;
   json bad_samples = json::array();
   for (int64_t r = 0; r < runs; ++r) {
@@ -262,8 +270,8 @@ Expected<nlohmann::ordered_json> calibrate(const std::filesystem::path& model_pa
   }
   j["layer_inputs"] = std::move(layers);
   json weights = json::object();
-  for (const auto& l : quant::find_quantizable_layers(*model)) {
-    const ir::Tensor* w = quant::constant_tensor(*model, l.weight);
+  for (const auto& l : quant::find_quantizable_layers(model)) {
+    const ir::Tensor* w = quant::constant_tensor(model, l.weight);
     if (w == nullptr || w->rank() == 0) continue;
     std::vector<float> scratch;
     const float* v = float_values(*w, scratch);

@@ -10,7 +10,9 @@
 #include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
+
 #include <string>
+#include "mixq/ir/model.h"
 
 #include "mixq/core/status.h"
 
@@ -35,6 +37,13 @@ struct CalibrateOptions {
 // Calibrates `model_path` on `data_path`. Bad input (exit 2) for an unreadable model or data,
 // inputs the data lacks or gives with a wrong dtype/shape, and an empty data set.
 Expected<nlohmann::ordered_json> calibrate(const std::filesystem::path& model_path,
+                                           const std::filesystem::path& data_path,
+                                           const CalibrateOptions& options);
+// As above for a model already in memory (e.g. rewritten); `model_path` and `model_hash` are
+// what RANGES.json records as its model.
+Expected<nlohmann::ordered_json> calibrate(const ir::Model& model,
+                                           const std::filesystem::path& model_path,
+                                           const std::string& model_hash,
                                            const std::filesystem::path& data_path,
                                            const CalibrateOptions& options);
 

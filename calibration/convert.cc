@@ -17,6 +17,7 @@
 #include "mixq/passes/opset_upgrade.h"
 #include "mixq/quant/fp16_emit.h"
 #include "mixq/quant/layer_selection.h"
+#include "mixq/quant/qdq_strip.h"
 
 namespace mixq::calib {
 
@@ -184,11 +185,17 @@ Expected<ConvertResult> convert(const std::filesystem::path& model_path,
   };
   MIXQ_ASSIGN_OR_RETURN(const std::string model_hash, sha256_file(model_path));
   MIXQ_ASSIGN_OR_RETURN(auto model, onnx::load_model(model_path));
-  if (has_qdq(*model)) {
+  std::vector<std::string> log;
+  const bool requantizing = has_qdq(*model);
+  if (requantizing && !o.requantize) {
     return bad_input(model_path.string(),
                      ": the model already holds QuantizeLinear/DequantizeLinear nodes; convert "
-                     "its float original instead");
+                     "its float original, or pass --requantize to fold them away and quantize "
+                     "anew");
   }
+  // With --requantize the Q/DQ nodes are folded away first: the float model they simulate is
+  // what gets calibrated, quantized, and verified against.
+  if (requantizing) MIXQ_RETURN_IF_ERROR(quant::strip_qdq(*model, log));
   const bool needs_ranges = quantized && !o.weights_only;
   if (needs_ranges && o.data.empty() && o.ranges.empty()) {
     return bad_input(model_path.string(), ": ", quant::precision_name(p),
@@ -219,7 +226,7 @@ Expected<ConvertResult> convert(const std::filesystem::path& model_path,
     co.method = method;
     co.threads = o.threads;
     co.progress = o.progress;
-    MIXQ_ASSIGN_OR_RETURN(ranges, calibrate(model_path, o.data, co));
+    MIXQ_ASSIGN_OR_RETURN(ranges, calibrate(*model, model_path, model_hash, o.data, co));
     ranges_source = "calibrated";
   }
   const double calibrate_s = seconds_since(t_cal);
@@ -276,7 +283,6 @@ Expected<ConvertResult> convert(const std::filesystem::path& model_path,
   }
 
   // Opset: INT8 per-axis needs 13, FP8 19.
-  std::vector<std::string> log;
   const int64_t from = model->opset("");
   int64_t target = std::max(from, o.opset);
   if (p == Precision::kInt8) target = std::max<int64_t>(target, 13);
@@ -327,6 +333,10 @@ Expected<ConvertResult> convert(const std::filesystem::path& model_path,
   // Verification: the written file, re-loaded, against the original.
   const auto t_ver = Clock::now();
   MIXQ_ASSIGN_OR_RETURN(auto reference, onnx::load_model(model_path));
+  if (requantizing) {
+    std::vector<std::string> ignored;
+    MIXQ_RETURN_IF_ERROR(quant::strip_qdq(*reference, ignored));
+  }
   MIXQ_ASSIGN_OR_RETURN(auto written, onnx::load_model(out_path));
   std::unique_ptr<exec::Executor> ref_ex;
   MIXQ_ASSIGN_OR_RETURN(auto ref_out, run_on(*reference, eval, o.threads, &ref_ex));
@@ -437,6 +447,7 @@ Expected<ConvertResult> convert(const std::filesystem::path& model_path,
       {"method", quantized && !o.weights_only ? json(method_name(method)) : json(nullptr)},
       {"weights_only", o.weights_only},
       {"quantize_bmm", o.quantize_bmm},
+      {"requantize", requantizing},
       {"exclude", excl},
       {"op_types", types_j},
       {"external_data", o.external_data},

@@ -32,6 +32,9 @@ struct ConvertOptions {
   std::vector<std::string> op_types;   // default: MatMul, Gemm, Conv, ConvTranspose
   std::vector<std::string> keep_fp32;  // FP16: op types kept in FP32 (default list if empty)
   bool quantize_bmm = false;
+  // A model that already holds Q/DQ nodes: fold them away (quant/qdq_strip.h) and quantize the
+  // float model they simulate, which is also the verification's reference. Refused without.
+  bool requantize = false;
   bool weights_only = false;
   bool external_data = false;
   int64_t opset = 0;  // 0: the lowest the precision allows

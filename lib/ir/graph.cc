@@ -221,6 +221,25 @@ Node* Graph::add_node(std::string op_type, std::string domain, std::string name)
   return nodes_.back().get();
 }
 
+Status Graph::remove_node(Node* n) {
+  for (Value* v : n->outputs()) {
+    if (v != nullptr && (!v->uses().empty() || is_output(v))) {
+      return internal_error(n->describe(), ": cannot remove it, '", v->name(), "' is still read");
+    }
+  }
+  for (size_t i = 0; i < n->inputs().size(); ++i) n->set_input(i, nullptr);
+  for (Value* v : n->outputs()) {
+    if (v != nullptr) {
+      v->producer_ = nullptr;
+      v->producer_output_ = -1;
+    }
+  }
+  nodes_.erase(std::remove_if(nodes_.begin(), nodes_.end(),
+                              [&](const std::unique_ptr<Node>& p) { return p.get() == n; }),
+               nodes_.end());
+  return Status::ok_status();
+}
+
 void Graph::add_input(Value* v, std::string decl_extras) {
   inputs_.push_back(v);
   input_extras_.push_back(std::move(decl_extras));

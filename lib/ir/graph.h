@@ -185,6 +185,9 @@ class Graph {
   const std::vector<std::unique_ptr<Value>>& values() const { return values_; }
 
   Node* add_node(std::string op_type, std::string domain, std::string name);
+  // Deletes a node whose outputs nothing reads (and that are not graph outputs); its inputs
+  // lose the use. Fails (internal error) otherwise.
+  Status remove_node(Node* n);
   const std::vector<std::unique_ptr<Node>>& nodes() const { return nodes_; }
   size_t num_nodes() const { return nodes_.size(); }
 

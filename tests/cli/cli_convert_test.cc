@@ -11,6 +11,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "graph_builder.h"
+#include "kernel_runner.h"
 #include "mixq/onnx/model_io.h"
 #include "test_support.h"
 
@@ -175,6 +177,60 @@ TEST(CliConvert, ExcludeWeightsOnlyAndExternalData) {
   EXPECT_EQ(op_counts(dir / "ext.onnx").at("QuantizeLinear"), 5);
 }
 
+TEST(CliConvert, RequantizesAModelThatAlreadyHoldsQdq) {
+  TempDir dir;
+  ASSERT_EQ(convert("digits_cnn", "int8", dir / "q.onnx").exit_code, 0);
+  auto r = run_mixq({"convert", (dir / "q.onnx").string(), "--requantize", "--data",
+                     sample("digits_cnn", "calib.npz"), "--eval", sample("digits_cnn", "eval.npz"),
+                     "--precision", "fp8", "-o", (dir / "re.onnx").string(), "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // The old pairs are folded away, not stacked: one Q per layer, one DQ per weight and per Q.
+  const auto ops = op_counts(dir / "re.onnx");
+  EXPECT_EQ(ops.at("QuantizeLinear"), 5);
+  EXPECT_EQ(ops.at("DequantizeLinear"), 10);
+  const auto report = read_json(dir / "re.report.json");
+  EXPECT_EQ(report["flags"]["requantize"], true);
+  EXPECT_GE(report["verification"]["task"]["quantized"].get<double>(), 97.0);
+}
+
+TEST(CliConvert, rejects_ops_the_rewrite_cannot_handle_with_exit_3_naming_them) {
+  TempDir dir;
+  // An opset-9 Upsample cannot be carried to INT8's opset 13 (deprecated at 10).
+  {
+    testing::GraphBuilder b(9);
+    ir::Value* x = b.input("x", DType::kFloat32, {1, 1, 2, 2});
+    ir::Value* scales = b.constant("scales", ir::Tensor::from_floats({4}, {1, 1, 2, 2}));
+    ir::Value* up = b.node("Upsample", {x, scales})[0];
+    up->producer()->set_name("old_upsample");
+    ir::Value* y = b.node("MatMul", {up, b.constant("w", testing::random_floats({4, 3}, 1))})[0];
+    b.output(y);
+    ASSERT_TRUE(onnx::save_model(b.model(), dir / "up.onnx").ok());
+  }
+  auto r = run_mixq({"convert", (dir / "up.onnx").string(), "--weights-only", "--eval",
+                     (dir / "unused.npz").string(), "--precision", "int8", "-o",
+                     (dir / "a.onnx").string()});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("old_upsample"), std::string::npos) << r.err;
+  // A float64 weight: valid ONNX, not quantizable.
+  {
+    testing::GraphBuilder b(13);
+    ir::Value* x = b.input("x", DType::kFloat64, {2, 3});
+    auto w = ir::Tensor::zeros(DType::kFloat64, {3, 2});
+    ASSERT_TRUE(w.ok());
+    ir::Value* y = b.node("MatMul", {x, b.constant("w64", *w)})[0];
+    y->producer()->set_name("double_mm");
+    b.output(y);
+    ASSERT_TRUE(onnx::save_model(b.model(), dir / "f64.onnx").ok());
+  }
+  r = run_mixq({"convert", (dir / "f64.onnx").string(), "--weights-only", "--eval",
+                (dir / "unused.npz").string(), "--precision", "int8", "-o",
+                (dir / "b.onnx").string()});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_NE(r.err.find("double_mm"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "a.onnx"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "b.onnx"));
+}
+
 TEST(CliConvert, rejects_bad_input_with_documented_codes_and_leaves_the_model_untouched) {
   TempDir dir;
   const auto model = sample("digits_cnn", "model.onnx");
@@ -200,7 +256,7 @@ TEST(CliConvert, rejects_bad_input_with_documented_codes_and_leaves_the_model_un
   r = run_mixq({"convert", (dir / "q.onnx").string(), "--data", sample("digits_cnn", "calib.npz"),
                 "--precision", "int8", "-o", (dir / "qq.onnx").string()});
   EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_NE(r.err.find("QuantizeLinear"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--requantize"), std::string::npos) << r.err;
   // Unknown precision, missing model.
   r = run_mixq({"convert", model, "--precision", "int4", "-o", (dir / "c.onnx").string()});
   EXPECT_EQ(r.exit_code, 1) << r.err;

@@ -18,7 +18,8 @@ namespace {
 struct ConvertCliOptions {
   std::string model, data, eval, out, report, ranges, precision, method, metric;
   std::vector<std::string> exclude, op_types, keep_fp32;
-  bool quantize_bmm = false, weights_only = false, external_data = false, quiet = false;
+  bool quantize_bmm = false, weights_only = false, external_data = false, quiet = false,
+       requantize = false;
   int64_t opset = 0;
   int threads = 0;
   double max_drop = std::nan(""), min_sqnr = std::nan("");
@@ -106,6 +107,8 @@ Command add_convert_command(CLI::App& root) {
                   "fp16: op types kept in FP32 (default Softmax, LayerNormalization, reductions, "
                   "Exp, Pow, ...)")
       ->delimiter(',');
+  app->add_flag("--requantize", opts->requantize,
+                "Accept a model that already holds Q/DQ nodes: fold them away and quantize anew");
   app->add_flag("--external-data", opts->external_data,
                 "Write initializers to OUT.data next to OUT");
   app->add_option("--opset", opts->opset, "Target opset (default: the lowest the precision needs)");
@@ -160,6 +163,7 @@ Command add_convert_command(CLI::App& root) {
         co.op_types = opts->op_types;
         co.keep_fp32 = opts->keep_fp32;
         co.quantize_bmm = opts->quantize_bmm;
+        co.requantize = opts->requantize;
         co.weights_only = opts->weights_only;
         co.external_data = opts->external_data;
         co.opset = opts->opset;
