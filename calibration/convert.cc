@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <map>
 #include <regex>
@@ -17,6 +18,7 @@
 #include "mixq/passes/opset_upgrade.h"
 #include "mixq/quant/fp16_emit.h"
 #include "mixq/quant/layer_selection.h"
+#include "mixq/quant/plan.h"
 #include "mixq/quant/qdq_strip.h"
 
 namespace mixq::calib {
@@ -104,6 +106,48 @@ Expected<json> load_ranges(const std::filesystem::path& path, const std::string&
   return j;
 }
 
+// PLAN.json (schema mixq.plan, version 1): the layers and their formats. A plan made for a
+// model with another SHA-256 is replayed with a warning (layer names are what it pins);
+// layers it names that the model lacks are refused by the caller.
+Expected<quant::Plan> load_plan(const std::filesystem::path& path, const std::string& model_hash,
+                                const std::function<void(const std::string&)>& warn) {
+  std::ifstream f(path);
+  if (!f) return bad_input(path.string(), ": cannot open the plan");
+  json j;
+  try {
+    j = json::parse(f);
+  } catch (const std::exception& e) {
+    return bad_input(path.string(), ": not valid JSON (", e.what(), ")");
+  }
+  if (!j.is_object() || j.value("schema", "") != "mixq.plan" || j.value("version", 0) != 1 ||
+      !j.contains("layers") || !j["layers"].is_array()) {
+    return bad_input(path.string(), ": not a mixq PLAN.json (schema mixq.plan, version 1)");
+  }
+  const std::string made_for = j.contains("model") ? j["model"].value("sha256", "") : "";
+  if (made_for != model_hash) {
+    warn(path.string() + " was made for a model with SHA-256 " + made_for +
+         "; replaying it on this one by layer name");
+  }
+  quant::Plan plan;
+  for (const auto& l : j["layers"]) {
+    if (!l.is_object() || !l.contains("name") || !l["name"].is_string() ||
+        !l.contains("precision") || !l["precision"].is_string()) {
+      return bad_input(path.string(), ": every layer needs a \"name\" and a \"precision\"");
+    }
+    const auto p = quant::parse_precision(l["precision"].get<std::string>());
+    if (!p) {
+      return bad_input(path.string(), ": layer '", l["name"].get<std::string>(),
+                       "' has unknown precision '", l["precision"].get<std::string>(), "'");
+    }
+    if (plan.find(l["name"].get<std::string>()) != nullptr) {
+      return bad_input(path.string(), ": layer '", l["name"].get<std::string>(), "' appears twice");
+    }
+    plan.layers.push_back(
+        {l["name"].get<std::string>(), l.value("op_type", ""), *p, l.value("reason", "")});
+  }
+  return plan;
+}
+
 // One task metric (accuracy or perplexity) for both models, when the eval data allow it.
 struct TaskMetric {
   std::string name;
@@ -176,7 +220,6 @@ Expected<ConvertResult> convert(const std::filesystem::path& model_path,
                                 const std::filesystem::path& out_path, const ConvertOptions& o) {
   const auto t0 = Clock::now();
   const Precision p = o.precision;
-  const bool quantized = p == Precision::kInt8 || p == Precision::kFp8;
   // The format-aware MSE search: it gave the best or nearly the best output SQNR for both
   // formats on every sample, where entropy was the worst for INT8 (docs/convert.md).
   const Method method = o.method.value_or(Method::kMse);
@@ -196,9 +239,101 @@ Expected<ConvertResult> convert(const std::filesystem::path& model_path,
   // With --requantize the Q/DQ nodes are folded away first: the float model they simulate is
   // what gets calibrated, quantized, and verified against.
   if (requantizing) MIXQ_RETURN_IF_ERROR(quant::strip_qdq(*model, log));
+  // Layers and their precisions: the uniform --precision, or PLAN.json (layers it does not
+  // name stay FP32), then each --override in order, then --exclude.
+  std::vector<std::string> types = o.op_types;
+  if (types.empty()) types = quant::default_quantizable_op_types();
+  std::vector<std::regex> exclude;
+  for (const auto& e : o.exclude) {
+    try {
+      exclude.emplace_back(e, std::regex::ECMAScript);
+    } catch (const std::regex_error& err) {
+      return usage_error("--exclude '", e, "' is not a valid regular expression (", err.what(),
+                         ")");
+    }
+  }
+  MIXQ_ASSIGN_OR_RETURN(auto overrides, quant::parse_overrides(o.overrides));
+  std::optional<quant::Plan> plan;
+  if (!o.plan.empty()) {
+    MIXQ_ASSIGN_OR_RETURN(plan, load_plan(o.plan, model_hash, warn));
+  }
+  const auto excluded = [&](const ir::Node& n) {
+    for (const auto& r : exclude) {
+      if (std::regex_search(n.name(), r)) return true;
+    }
+    return false;
+  };
+  const auto wanted = [&](const std::string& op) {
+    return std::find(types.begin(), types.end(), op) != types.end();
+  };
+  const auto choose = [&](const ir::Node& n, const std::string& uniform_reason) {
+    Precision chosen = p;
+    std::string reason = uniform_reason;
+    if (plan) {
+      const quant::PlanEntry* e = plan->find(n.name());
+      chosen = e ? e->precision : Precision::kFp32;
+      reason = e ? "from " + o.plan.string() + (e->reason.empty() ? "" : ": " + e->reason)
+                 : "not in " + o.plan.string();
+    }
+    for (const auto& ov : overrides) {
+      if (std::regex_search(n.name(), ov.pattern)) {
+        chosen = ov.precision;
+        reason = "--override " + ov.text;
+      }
+    }
+    if (excluded(n)) {
+      chosen = Precision::kFp32;
+      reason = "excluded by --exclude";
+    }
+    return std::make_pair(chosen, reason);
+  };
+  std::vector<quant::LayerTarget> targets;
+  json layers = json::array();
+  std::set<const ir::Node*> seen;
+  std::set<std::string> known;
+  for (const auto& l : quant::find_quantizable_layers(*model)) {
+    seen.insert(l.node);
+    known.insert(l.node->name());
+    if (!wanted(l.op_type)) continue;
+    auto* node = const_cast<ir::Node*>(l.node);
+    const auto [chosen, reason] = choose(*node, "uniform --precision");
+    targets.push_back({node, chosen, l.weight_input, false});
+    layers.push_back({{"name", node->name()},
+                      {"op_type", l.op_type},
+                      {"weight", l.weight->name()},
+                      {"weight_shape", l.weight_shape},
+                      {"precision", quant::precision_name(chosen)},
+                      {"reason", reason}});
+  }
+  if (o.quantize_bmm && wanted("MatMul")) {
+    for (const auto& n : model->graph().nodes()) {
+      if (!n->is_onnx_domain() || n->op_type() != "MatMul" || seen.count(n.get())) continue;
+      known.insert(n->name());
+      const auto [chosen, reason] = choose(*n, "--quantize-bmm");
+      targets.push_back({n.get(), chosen, 1, true});
+      layers.push_back({{"name", n->name()},
+                        {"op_type", "MatMul"},
+                        {"weight", nullptr},
+                        {"precision", quant::precision_name(chosen)},
+                        {"reason", reason}});
+    }
+  }
+  if (plan) {
+    for (const auto& e : plan->layers) {
+      if (!known.count(e.layer)) {
+        return bad_input(o.plan.string(), ": layer '", e.layer, "' is not a quantizable layer of ",
+                         model_path.string(), " (with these --op-types / --quantize-bmm)");
+      }
+    }
+  }
+  std::set<Precision> used;
+  for (const auto& t : targets) used.insert(t.precision);
+  const bool quantized = used.count(Precision::kInt8) || used.count(Precision::kFp8);
+  const bool any_fp16 = used.count(Precision::kFp16) != 0;
+
   const bool needs_ranges = quantized && !o.weights_only;
   if (needs_ranges && o.data.empty() && o.ranges.empty()) {
-    return bad_input(model_path.string(), ": ", quant::precision_name(p),
+    return bad_input(model_path.string(), ": ", used.count(Precision::kFp8) ? "fp8" : "int8",
                      " activations need calibration data: pass --data CALIB (or --ranges "
                      "RANGES.json), or --weights-only to quantize the weights alone");
   }
@@ -221,7 +356,7 @@ Expected<ConvertResult> convert(const std::filesystem::path& model_path,
   if (!o.ranges.empty()) {
     MIXQ_ASSIGN_OR_RETURN(ranges, load_ranges(o.ranges, model_hash));
     ranges_source = o.ranges.string();
-  } else if (!o.data.empty() && (needs_ranges || p == Precision::kFp16)) {
+  } else if (!o.data.empty() && (needs_ranges || any_fp16)) {
     CalibrateOptions co;
     co.method = method;
     co.threads = o.threads;
@@ -230,66 +365,16 @@ Expected<ConvertResult> convert(const std::filesystem::path& model_path,
     ranges_source = "calibrated";
   }
   const double calibrate_s = seconds_since(t_cal);
-
-  // Layers.
   const auto t_rw = Clock::now();
-  std::vector<std::string> types = o.op_types;
-  if (types.empty()) types = quant::default_quantizable_op_types();
-  std::vector<std::regex> exclude;
-  for (const auto& e : o.exclude) {
-    try {
-      exclude.emplace_back(e, std::regex::ECMAScript);
-    } catch (const std::regex_error& err) {
-      return usage_error("--exclude '", e, "' is not a valid regular expression (", err.what(),
-                         ")");
-    }
-  }
-  const auto excluded = [&](const ir::Node& n) {
-    for (const auto& r : exclude) {
-      if (std::regex_search(n.name(), r)) return true;
-    }
-    return false;
-  };
-  const auto wanted = [&](const std::string& op) {
-    return std::find(types.begin(), types.end(), op) != types.end();
-  };
-  std::vector<quant::LayerTarget> targets;
-  json layers = json::array();
-  std::set<const ir::Node*> seen;
-  for (const auto& l : quant::find_quantizable_layers(*model)) {
-    seen.insert(l.node);
-    if (!wanted(l.op_type)) continue;
-    auto* node = const_cast<ir::Node*>(l.node);
-    const bool skip = excluded(*node);
-    targets.push_back({node, skip ? Precision::kFp32 : p, l.weight_input, false});
-    layers.push_back({{"name", node->name()},
-                      {"op_type", l.op_type},
-                      {"weight", l.weight->name()},
-                      {"weight_shape", l.weight_shape},
-                      {"precision", quant::precision_name(skip ? Precision::kFp32 : p)},
-                      {"reason", skip ? "excluded by --exclude" : "uniform --precision"}});
-  }
-  if (o.quantize_bmm && wanted("MatMul")) {
-    for (const auto& n : model->graph().nodes()) {
-      if (!n->is_onnx_domain() || n->op_type() != "MatMul" || seen.count(n.get())) continue;
-      const bool skip = excluded(*n);
-      targets.push_back({n.get(), skip ? Precision::kFp32 : p, 1, true});
-      layers.push_back({{"name", n->name()},
-                        {"op_type", "MatMul"},
-                        {"weight", nullptr},
-                        {"precision", quant::precision_name(skip ? Precision::kFp32 : p)},
-                        {"reason", skip ? "excluded by --exclude" : "--quantize-bmm"}});
-    }
-  }
 
   // Opset: INT8 per-axis needs 13, FP8 19.
   const int64_t from = model->opset("");
   int64_t target = std::max(from, o.opset);
-  if (p == Precision::kInt8) target = std::max<int64_t>(target, 13);
-  if (p == Precision::kFp8) target = std::max<int64_t>(target, 19);
+  if (used.count(Precision::kInt8)) target = std::max<int64_t>(target, 13);
+  if (used.count(Precision::kFp8)) target = std::max<int64_t>(target, 19);
   if (o.opset > 0 && o.opset < target) {
-    return usage_error("--opset ", o.opset, " is below what ", quant::precision_name(p),
-                       " needs or the model has (", target, ")");
+    return usage_error("--opset ", o.opset, " is below what the formats need or the model has (",
+                       target, ")");
   }
   if (target != from) MIXQ_RETURN_IF_ERROR(passes::upgrade_opset(*model, target, &log));
   if (model->ir_version < 9 && target >= 19) model->ir_version = 9;  // FLOAT8 types need IR 9
@@ -302,7 +387,8 @@ Expected<ConvertResult> convert(const std::filesystem::path& model_path,
       return pick_range(ranges, tensor, fmt, method);
     };
     MIXQ_RETURN_IF_ERROR(quant::emit_qdq(*model, targets, qo, log));
-  } else if (p == Precision::kFp16) {
+  }
+  if (any_fp16) {
     MIXQ_ASSIGN_OR_RETURN(auto inferred, ir::infer_shapes(*model));
     ir::apply_inferred_types(*model, inferred);
     quant::Fp16Options fo;
@@ -443,7 +529,9 @@ Expected<ConvertResult> convert(const std::filesystem::path& model_path,
   r["data"] = std::move(data);
   json excl = o.exclude, types_j = types;
   r["flags"] = {
-      {"precision", quant::precision_name(p)},
+      {"precision", o.plan.empty() ? json(quant::precision_name(p)) : json(nullptr)},
+      {"plan", o.plan.empty() ? json(nullptr) : json(o.plan.string())},
+      {"overrides", o.overrides},
       {"method", quantized && !o.weights_only ? json(method_name(method)) : json(nullptr)},
       {"weights_only", o.weights_only},
       {"quantize_bmm", o.quantize_bmm},
@@ -452,6 +540,17 @@ Expected<ConvertResult> convert(const std::filesystem::path& model_path,
       {"op_types", types_j},
       {"external_data", o.external_data},
       {"opset", {{"from", from}, {"to", target}}}};
+  json plan_layers = json::array();
+  for (const auto& l : layers) {
+    plan_layers.push_back({{"name", l["name"]},
+                           {"op_type", l["op_type"]},
+                           {"precision", l["precision"]},
+                           {"reason", l["reason"]}});
+  }
+  result.plan = {{"schema", "mixq.plan"},
+                 {"version", 1},
+                 {"model", {{"path", model_path.string()}, {"sha256", model_hash}}},
+                 {"layers", std::move(plan_layers)}};
   r["layers"] = std::move(layers);
   r["layer_counts"] = per_precision;
   r["log"] = log;

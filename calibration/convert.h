@@ -29,6 +29,8 @@ struct ConvertOptions {
   std::filesystem::path eval;          // evaluation data; default: the calibration data
   std::filesystem::path ranges;        // RANGES.json to reuse instead of calibrating
   std::vector<std::string> exclude;    // ECMAScript regexes on node names: kept in FP32
+  std::filesystem::path plan;          // PLAN.json to replay (then `precision` is not used)
+  std::vector<std::string> overrides;  // "REGEX=fp32|fp16|int8|fp8", applied in order
   std::vector<std::string> op_types;   // default: MatMul, Gemm, Conv, ConvTranspose
   std::vector<std::string> keep_fp32;  // FP16: op types kept in FP32 (default list if empty)
   bool quantize_bmm = false;
@@ -48,7 +50,8 @@ struct ConvertOptions {
 
 struct ConvertResult {
   nlohmann::ordered_json report;
-  bool budget_met = true;  // also true when no budget was given
+  nlohmann::ordered_json plan;  // PLAN.json of what was applied (schema mixq.plan, version 1)
+  bool budget_met = true;       // also true when no budget was given
 };
 
 // Converts `model_path` into `out_path`. Errors: bad input (exit 2) for unreadable or

@@ -177,6 +177,64 @@ TEST(CliConvert, ExcludeWeightsOnlyAndExternalData) {
   EXPECT_EQ(op_counts(dir / "ext.onnx").at("QuantizeLinear"), 5);
 }
 
+TEST(CliConvert, OverridesMixFormatsAndPlanJsonReplaysExactly) {
+  TempDir dir;
+  // FP8 everywhere but the first Conv (INT8) and the Gemm head (FP16).
+  auto r = convert("digits_cnn", "fp8", dir / "mixed.onnx",
+                   {"--override", "^/head/=fp16", "--override", "features\\.0/Conv$=int8"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto plan = read_json(dir / "mixed.plan.json");
+  ASSERT_EQ(plan["schema"], "mixq.plan");
+  ASSERT_EQ(plan["layers"].size(), 5u);
+  std::map<std::string, std::string> want = {{"/features/features.0/Conv", "int8"},
+                                             {"/features/features.3/Conv", "fp8"},
+                                             {"/features/features.7/Conv", "fp8"},
+                                             {"/head/head.1/Gemm", "fp16"},
+                                             {"/head/head.3/Gemm", "fp16"}};
+  for (const auto& l : plan["layers"]) {
+    EXPECT_EQ(l["precision"], want.at(l["name"].get<std::string>())) << l["name"];
+  }
+  auto ops = op_counts(dir / "mixed.onnx");
+  EXPECT_EQ(ops.at("QuantizeLinear"), 3);
+  EXPECT_GE(ops.at("Cast"), 2);
+  EXPECT_EQ(read_json(dir / "mixed.report.json")["layer_counts"]["fp16"], 2);
+  // Replaying the written plan gives the same bytes.
+  r = run_mixq({"convert", sample("digits_cnn", "model.onnx"), "--data",
+                sample("digits_cnn", "calib.npz"), "--eval", sample("digits_cnn", "eval.npz"),
+                "--plan", (dir / "mixed.plan.json").string(), "-o", (dir / "replay.onnx").string(),
+                "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(testing::read_bytes(dir / "replay.onnx"), testing::read_bytes(dir / "mixed.onnx"));
+  // A hand-edited plan: the edit is applied, layers left out stay FP32.
+  plan["layers"][1]["precision"] = "int8";
+  plan["layers"].erase(4);
+  testing::write_bytes(dir / "edited.json", plan.dump());
+  r = run_mixq({"convert", sample("digits_cnn", "model.onnx"), "--data",
+                sample("digits_cnn", "calib.npz"), "--eval", sample("digits_cnn", "eval.npz"),
+                "--plan", (dir / "edited.json").string(), "-o", (dir / "edited.onnx").string(),
+                "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto counts = read_json(dir / "edited.report.json")["layer_counts"];
+  EXPECT_EQ(counts["int8"], 2);
+  EXPECT_EQ(counts["fp8"], 1);
+  EXPECT_EQ(counts["fp16"], 1);
+  EXPECT_EQ(counts["fp32"], 1);
+  // A plan naming a layer the model lacks, and malformed overrides.
+  plan["layers"][0]["name"] = "no_such_layer";
+  testing::write_bytes(dir / "bad.json", plan.dump());
+  r = run_mixq({"convert", sample("digits_cnn", "model.onnx"), "--data",
+                sample("digits_cnn", "calib.npz"), "--plan", (dir / "bad.json").string(), "-o",
+                (dir / "bad.onnx").string()});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("no_such_layer"), std::string::npos) << r.err;
+  for (const char* o : {"Conv", "Conv=int3", "(=int8"}) {
+    r = convert("digits_cnn", "fp8", dir / "o.onnx", {"--override", o});
+    EXPECT_EQ(r.exit_code, 1) << o << ": " << r.err;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "bad.onnx"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "o.onnx"));
+}
+
 TEST(CliConvert, RequantizesAModelThatAlreadyHoldsQdq) {
   TempDir dir;
   ASSERT_EQ(convert("digits_cnn", "int8", dir / "q.onnx").exit_code, 0);

@@ -17,7 +17,8 @@ namespace {
 
 struct ConvertCliOptions {
   std::string model, data, eval, out, report, ranges, precision, method, metric;
-  std::vector<std::string> exclude, op_types, keep_fp32;
+  std::string plan, plan_out;
+  std::vector<std::string> exclude, op_types, keep_fp32, overrides;
   bool quantize_bmm = false, weights_only = false, external_data = false, quiet = false,
        requantize = false;
   int64_t opset = 0;
@@ -25,10 +26,16 @@ struct ConvertCliOptions {
   double max_drop = std::nan(""), min_sqnr = std::nan("");
 };
 
-std::string report_path(const ConvertCliOptions& o) {
-  if (!o.report.empty()) return o.report;
+std::string next_to_output(const ConvertCliOptions& o, const std::string& suffix) {
   std::filesystem::path p(o.out);
-  return (p.parent_path() / p.stem()).string() + ".report.json";
+  return (p.parent_path() / p.stem()).string() + suffix;
+}
+
+Status write_json(const std::string& path, const nlohmann::ordered_json& j) {
+  const std::string text = j.dump(2) + "\n";
+  MIXQ_ASSIGN_OR_RETURN(auto f, AtomicFile::create(path));
+  MIXQ_RETURN_IF_ERROR(f->write(text.data(), text.size()));
+  return f->commit();
 }
 
 std::string number(const nlohmann::ordered_json& v, const char* fmt) {
@@ -41,8 +48,9 @@ std::string number(const nlohmann::ordered_json& v, const char* fmt) {
 void print_summary(const nlohmann::ordered_json& r) {
   const auto& sizes = r["sizes"];
   std::cout << "converted " << r["model"]["path"].get<std::string>() << " to "
-            << r["flags"]["precision"].get<std::string>() << ": "
-            << r["output"]["path"].get<std::string>() << "\n";
+            << (r["flags"]["precision"].is_null() ? std::string("the plan")
+                                                  : r["flags"]["precision"].get<std::string>())
+            << ": " << r["output"]["path"].get<std::string>() << "\n";
   std::cout << "  layers   ";
   bool comma = false;
   for (const auto& [k, v] : r["layer_counts"].items()) {
@@ -82,7 +90,15 @@ Command add_convert_command(CLI::App& root) {
       "convert", "Quantize a model to FP8, INT8 or FP16 QDQ ONNX, verified on evaluation data");
   app->add_option("model", opts->model, "ONNX model file (never modified)")->required();
   app->add_option("-o,--output", opts->out, "Quantized ONNX model to write")->required();
-  app->add_option("--precision", opts->precision, "fp8, int8 or fp16")->required();
+  app->add_option("--precision", opts->precision,
+                  "fp8, int8 or fp16 for every layer (required unless --plan)");
+  app->add_option("--plan", opts->plan,
+                  "Replay this PLAN.json (layer -> format); layers it does not name stay FP32");
+  app->add_option("--override", opts->overrides,
+                  "REGEX=fp32|fp16|int8|fp8: pin the layers whose name matches (repeatable, "
+                  "applied in order after --precision/--plan)");
+  app->add_option("--plan-out", opts->plan_out,
+                  "Where to write the applied plan (default OUT without .onnx + .plan.json)");
   app->add_option("--data", opts->data, "Calibration data (.npz, folder of .npy, test_data_set)");
   app->add_option("--eval", opts->eval,
                   "Held-out evaluation data (labels/targets arrays give accuracy/perplexity); "
@@ -123,17 +139,30 @@ Command add_convert_command(CLI::App& root) {
   app->add_flag("--quiet", opts->quiet, "No progress bar or summary");
   return Command{
       app, [opts]() -> Status {
-        const std::string report = report_path(*opts);
-        MIXQ_RETURN_IF_ERROR(
-            check_output_path(opts->out, {opts->model, opts->data, opts->eval, opts->ranges}));
+        const std::string report =
+            opts->report.empty() ? next_to_output(*opts, ".report.json") : opts->report;
+        const std::string plan_out =
+            opts->plan_out.empty() ? next_to_output(*opts, ".plan.json") : opts->plan_out;
         MIXQ_RETURN_IF_ERROR(check_output_path(
-            report, {opts->model, opts->data, opts->eval, opts->ranges, opts->out}));
+            opts->out, {opts->model, opts->data, opts->eval, opts->ranges, opts->plan}));
+        MIXQ_RETURN_IF_ERROR(check_output_path(
+            report, {opts->model, opts->data, opts->eval, opts->ranges, opts->out, opts->plan}));
+        MIXQ_RETURN_IF_ERROR(check_output_path(
+            plan_out, {opts->model, opts->data, opts->eval, opts->ranges, opts->out, report}));
         calib::ConvertOptions co;
-        const auto precision = quant::parse_precision(opts->precision);
-        if (!precision || *precision == quant::Precision::kFp32) {
-          return usage_error("--precision must be fp8, int8 or fp16, got '", opts->precision, "'");
+        if (opts->precision.empty() && opts->plan.empty()) {
+          return usage_error("--precision fp8|int8|fp16 (or --plan PLAN.json) is required");
         }
-        co.precision = *precision;
+        if (!opts->precision.empty()) {
+          const auto precision = quant::parse_precision(opts->precision);
+          if (!precision || *precision == quant::Precision::kFp32) {
+            return usage_error("--precision must be fp8, int8 or fp16, got '", opts->precision,
+                               "'");
+          }
+          co.precision = *precision;
+        }
+        co.plan = opts->plan;
+        co.overrides = opts->overrides;
         if (!opts->method.empty()) {
           co.method = calib::parse_method(opts->method);
           if (!co.method) {
@@ -172,12 +201,10 @@ Command add_convert_command(CLI::App& root) {
         auto bar = std::make_shared<ProgressBar>(!opts->quiet && isatty(2));
         co.progress = [bar](int64_t done, int64_t total) { bar->update(done, total); };
         MIXQ_ASSIGN_OR_RETURN(auto result, calib::convert(opts->model, opts->out, co));
-        const std::string text = result.report.dump(2) + "\n";
-        MIXQ_ASSIGN_OR_RETURN(auto f, AtomicFile::create(report));
-        MIXQ_RETURN_IF_ERROR(f->write(text.data(), text.size()));
-        MIXQ_RETURN_IF_ERROR(f->commit());
+        MIXQ_RETURN_IF_ERROR(write_json(report, result.report));
+        MIXQ_RETURN_IF_ERROR(write_json(plan_out, result.plan));
         if (!opts->quiet) print_summary(result.report);
-        std::cout << "wrote " << opts->out << " and " << report << "\n";
+        std::cout << "wrote " << opts->out << ", " << report << " and " << plan_out << "\n";
         if (!result.budget_met) {
           return Status(StatusCode::kBudgetExceeded,
                         "accuracy budget not met (see " + report + "); the model was written");
