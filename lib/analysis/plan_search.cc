@@ -1,0 +1,149 @@
+#include "mixq/analysis/plan_search.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace mixq::analysis {
+
+using quant::Precision;
+
+const std::vector<std::string>& device_profile_names() {
+  static const std::vector<std::string> names = {"h100", "a100", "l40s"};
+  return names;
+}
+
+// NVIDIA data sheets, dense (no structured sparsity) tensor-core rates; FP32 without tensor
+// cores (TF32 is off in validation). H100 SXM5; A100 SXM4 80GB; L40S.
+std::optional<DeviceProfile> device_profile(const std::string& name) {
+  if (name == "h100") return DeviceProfile{"h100", 67.0, 989.4, 1978.9, 1978.9, 3350.0};
+  if (name == "a100") return DeviceProfile{"a100", 19.5, 312.0, 624.0, 0.0, 2039.0};
+  if (name == "l40s") return DeviceProfile{"l40s", 91.6, 362.05, 733.0, 733.0, 864.0};
+  return std::nullopt;
+}
+
+namespace {
+
+double width(Precision p) {
+  switch (p) {
+    case Precision::kFp32:
+      return 4;
+    case Precision::kFp16:
+      return 2;
+    case Precision::kInt8:
+    case Precision::kFp8:
+      return 1;
+  }
+  return 4;
+}
+
+double peak_tflops(Precision p, const DeviceProfile& d) {
+  switch (p) {
+    case Precision::kFp32:
+      return d.fp32_tflops;
+    case Precision::kFp16:
+      return d.fp16_tflops;
+    case Precision::kInt8:
+      return d.int8_tops > 0 ? d.int8_tops : d.fp16_tflops;
+    case Precision::kFp8:
+      return d.fp8_tflops > 0 ? d.fp8_tflops : d.fp16_tflops;
+  }
+  return d.fp32_tflops;
+}
+
+}  // namespace
+
+double layer_bytes(const LayerShape& s, Precision p) { return s.weight_elements * width(p); }
+
+double layer_time(const LayerShape& s, Precision p, const DeviceProfile& d) {
+  // Activations of a quantized layer are read as 8-bit, of an FP16 one as 16-bit.
+  const double bytes = s.weight_elements * width(p) + s.activation_elements * width(p);
+  const double compute = s.flops / (peak_tflops(p, d) * 1e12);
+  const double memory = bytes / (d.bandwidth_gbs * 1e9);
+  return std::max(compute, memory);
+}
+
+double layer_cost(const LayerShape& s, Precision p, const DeviceProfile& d, Objective o) {
+  return o == Objective::kSize ? layer_bytes(s, p) : layer_time(s, p, d);
+}
+
+Expected<PlanChoice> search_plan(const std::vector<LayerChoices>& layers, double max_drop) {
+  if (!(max_drop >= 0)) return bad_input("the budget must be >= 0, got ", max_drop);
+  for (const auto& l : layers) {
+    const bool has_zero = std::any_of(l.options.begin(), l.options.end(),
+                                      [](const LayerOption& o) { return o.drop <= 0; });
+    if (!has_zero) return bad_input("layer '", l.layer, "' has no zero-drop (FP32) option");
+  }
+  // Budget units: drops rounded up, so a plan within the units is within the budget.
+  const double unit = max_drop > 0 ? max_drop / kBudgetSteps : 0;
+  const auto units = [&](double drop) -> int64_t {
+    if (drop <= 0) return 0;
+    if (unit == 0) return kBudgetSteps + 1;  // any drop breaks a zero budget
+    const double u = std::ceil(drop / unit - 1e-9);
+    return u > kBudgetSteps ? kBudgetSteps + 1 : static_cast<int64_t>(u);
+  };
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  const size_t n = layers.size();
+  const size_t width_b = kBudgetSteps + 1;
+  // best[i][b]: least cost of layers [0, i) using exactly b units or fewer (monotone), with
+  // pick[i][b] the option of layer i-1 on that optimum.
+  std::vector<std::vector<double>> best(n + 1, std::vector<double>(width_b, kInf));
+  std::vector<std::vector<int32_t>> pick(n + 1, std::vector<int32_t>(width_b, -1));
+  std::fill(best[0].begin(), best[0].end(), 0.0);
+  for (size_t i = 0; i < n; ++i) {
+    const auto& opts = layers[i].options;
+    for (size_t b = 0; b < width_b; ++b) {
+      for (size_t k = 0; k < opts.size(); ++k) {
+        const int64_t u = units(opts[k].drop);
+        if (u > int64_t(b)) continue;
+        const double c = best[i][b - size_t(u)] + opts[k].cost;
+        // Strictly cheaper wins; on equal cost the first listed option stays.
+        if (c < best[i + 1][b]) {
+          best[i + 1][b] = c;
+          pick[i + 1][b] = int32_t(k);
+        }
+      }
+    }
+  }
+  // The least-cost plan; among equal costs, the fewest budget units.
+  size_t b = 0;
+  for (size_t k = 1; k < width_b; ++k) {
+    if (best[n][k] < best[n][b]) b = k;
+  }
+  PlanChoice out;
+  out.option.assign(n, 0);
+  for (size_t i = n; i-- > 0;) {
+    const auto k = static_cast<size_t>(pick[i + 1][b]);
+    out.option[i] = k;
+    b -= size_t(units(layers[i].options[k].drop));
+  }
+  for (size_t i = 0; i < n; ++i) {
+    out.predicted_drop += std::max(0.0, layers[i].options[out.option[i]].drop);
+    out.cost += layers[i].options[out.option[i]].cost;
+  }
+  return out;
+}
+
+std::optional<std::pair<size_t, size_t>> next_promotion(const std::vector<LayerChoices>& layers,
+                                                        const std::vector<size_t>& option) {
+  std::optional<std::pair<size_t, size_t>> best;
+  double best_score = -1;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const LayerOption& cur = layers[i].options[option[i]];
+    for (size_t k = 0; k < layers[i].options.size(); ++k) {
+      const LayerOption& o = layers[i].options[k];
+      if (!(o.drop < cur.drop)) continue;
+      const double gain = cur.drop - o.drop;
+      const double added = std::max(0.0, o.cost - cur.cost);
+      const double score =
+          added == 0 ? std::numeric_limits<double>::max() / 2 + gain : gain / added;
+      if (score > best_score) {
+        best_score = score;
+        best = std::make_pair(i, k);
+      }
+    }
+  }
+  return best;
+}
+
+}  // namespace mixq::analysis
