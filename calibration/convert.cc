@@ -9,6 +9,8 @@
 #include <regex>
 #include <set>
 
+#include "mixq/analysis/plan_search.h"
+#include "mixq/calibration/data/batcher.h"
 #include "mixq/calibration/data/data_source.h"
 #include "mixq/calibration/data/dataset_run.h"
 #include "mixq/core/sha256.h"
@@ -203,15 +205,78 @@ Expected<std::optional<TaskMetric>> task_metric(const DataSource& eval, const ex
   return std::optional<TaskMetric>(TaskMetric{"ppl", a, b});
 }
 
+// The dims the first run gave to the tensors named in `want` (node outputs; graph inputs are
+// added from the first run's feeds by the caller).
+class DimsRecorder : public exec::Observer {
+ public:
+  explicit DimsRecorder(std::set<std::string> want) : want_(std::move(want)) {}
+  void on_output(const ir::Node&, const ir::Value& v, const ir::Tensor& t) override {
+    if (want_.count(v.name()) && !dims.count(v.name())) dims[v.name()] = t.dims();
+  }
+  std::map<std::string, std::vector<int64_t>> dims;
+
+ private:
+  std::set<std::string> want_;
+};
+
 Expected<DatasetRun> run_on(const ir::Model& model, const std::filesystem::path& data, int threads,
-                            std::unique_ptr<exec::Executor>* keep = nullptr) {
+                            std::unique_ptr<exec::Executor>* keep = nullptr,
+                            DimsRecorder* dims = nullptr) {
   MIXQ_ASSIGN_OR_RETURN(auto ex, exec::Executor::create(model, {.threads = threads}));
   std::vector<std::string> names;
   for (const ir::Value* v : ex->inputs()) names.push_back(v->name());
   MIXQ_ASSIGN_OR_RETURN(auto source, DataSource::open(data, names));
-  MIXQ_ASSIGN_OR_RETURN(auto result, run_dataset(*ex, *source));
+  MIXQ_ASSIGN_OR_RETURN(auto result, run_dataset(*ex, *source, dims));
+  if (dims != nullptr) {
+    MIXQ_ASSIGN_OR_RETURN(auto batcher, Batcher::create(*source, input_specs(*ex)));
+    if (batcher.num_runs() > 0) {
+      MIXQ_ASSIGN_OR_RETURN(auto feeds, batcher.run(0));
+      for (const auto& [name, t] : feeds) dims->dims.emplace(name, t.dims());
+    }
+  }
   if (keep != nullptr) *keep = std::move(ex);
   return result;
+}
+
+// Per layer: its work from the first eval run's dims; and the estimated time and weight bytes
+// of the applied plan against all-FP32 and all-FP16 on the target profile (the quantizable
+// layers only: the ops between them are not modelled).
+json estimate(json& layers, const std::map<std::string, std::vector<int64_t>>& dims,
+              const ir::Model& reference, const analysis::DeviceProfile& device) {
+  double t_plan = 0, t32 = 0, t16 = 0, b_plan = 0, b32 = 0, b16 = 0;
+  std::map<std::string, const ir::Node*> by_name;
+  for (const auto& n : reference.graph().nodes()) by_name[n->name()] = n.get();
+  for (auto& l : layers) {
+    const auto it = by_name.find(l["name"].get<std::string>());
+    if (it == by_name.end()) continue;
+    const ir::Node& n = *it->second;
+    const auto get = [&](const ir::Value* v) {
+      if (v == nullptr) return std::vector<int64_t>{};
+      if (const ir::Tensor* t = quant::constant_tensor(reference, v)) return t->dims();
+      const auto d = dims.find(v->name());
+      return d == dims.end() ? std::vector<int64_t>{} : d->second;
+    };
+    const auto tb = n.attr_int("transB", 0);
+    const analysis::LayerShape shape = analysis::layer_shape(
+        n.op_type(), get(n.input(0)), get(n.input(1)), get(n.output(0)), tb.ok() && *tb != 0);
+    const auto p = quant::parse_precision(l["precision"].get<std::string>());
+    const Precision chosen = p.value_or(Precision::kFp32);
+    l["flops"] = shape.flops;
+    l["weight_elements"] = shape.weight_elements;
+    l["estimated_us"] = analysis::layer_time(shape, chosen, device) * 1e6;
+    t_plan += analysis::layer_time(shape, chosen, device);
+    t32 += analysis::layer_time(shape, Precision::kFp32, device);
+    t16 += analysis::layer_time(shape, Precision::kFp16, device);
+    b_plan += analysis::layer_bytes(shape, chosen);
+    b32 += analysis::layer_bytes(shape, Precision::kFp32);
+    b16 += analysis::layer_bytes(shape, Precision::kFp16);
+  }
+  return {{"target", device.name},
+          {"scope", "quantizable layers, one eval run"},
+          {"time_us", {{"plan", t_plan * 1e6}, {"fp32", t32 * 1e6}, {"fp16", t16 * 1e6}}},
+          {"speedup_vs_fp32", t_plan > 0 ? t32 / t_plan : 1.0},
+          {"speedup_vs_fp16", t_plan > 0 ? t16 / t_plan : 1.0},
+          {"weight_bytes", {{"plan", b_plan}, {"fp32", b32}, {"fp16", b16}}}};
 }
 
 }  // namespace
@@ -226,6 +291,8 @@ Expected<ConvertResult> convert(const std::filesystem::path& model_path,
   const auto warn = [&](const std::string& s) {
     if (o.warn) o.warn(s);
   };
+  const auto device = analysis::device_profile(o.target);
+  if (!device) return usage_error("--target must be h100, a100 or l40s, got '", o.target, "'");
   MIXQ_ASSIGN_OR_RETURN(const std::string model_hash, sha256_file(model_path));
   MIXQ_ASSIGN_OR_RETURN(auto model, onnx::load_model(model_path));
   std::vector<std::string> log;
@@ -425,7 +492,14 @@ Expected<ConvertResult> convert(const std::filesystem::path& model_path,
   }
   MIXQ_ASSIGN_OR_RETURN(auto written, onnx::load_model(out_path));
   std::unique_ptr<exec::Executor> ref_ex;
-  MIXQ_ASSIGN_OR_RETURN(auto ref_out, run_on(*reference, eval, o.threads, &ref_ex));
+  std::set<std::string> wanted_dims;
+  for (const auto& t : targets) {
+    for (const ir::Value* v : {t.node->input(0), t.node->input(1), t.node->output(0)}) {
+      if (v != nullptr) wanted_dims.insert(v->name());
+    }
+  }
+  DimsRecorder dims(wanted_dims);
+  MIXQ_ASSIGN_OR_RETURN(auto ref_out, run_on(*reference, eval, o.threads, &ref_ex, &dims));
   MIXQ_ASSIGN_OR_RETURN(auto cand_out, run_on(*written, eval, o.threads));
   std::vector<std::string> names;
   for (const ir::Value* v : ref_ex->inputs()) names.push_back(v->name());
@@ -560,6 +634,7 @@ Expected<ConvertResult> convert(const std::filesystem::path& model_path,
         {"metric", task->name}, {"fp32", task->reference}, {"quantized", task->candidate}};
   }
   r["budget"] = std::move(budget);
+  r["estimate"] = estimate(r["layers"], dims.dims, *reference, *device);
   r["sizes"] = {{"model_bytes", model_bytes(model_path, *reference)},
                 {"output_bytes", model_bytes(out_path, *written)}};
   r["timings_s"] = {{"calibrate", calibrate_s},

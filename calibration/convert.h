@@ -41,6 +41,7 @@ struct ConvertOptions {
   bool external_data = false;
   int64_t opset = 0;  // 0: the lowest the precision allows
   int threads = 0;
+  std::string target = "h100";  // device profile for the speed estimate (analysis/plan_search.h)
   std::optional<analysis::Metric> metric;
   std::optional<double> max_drop;  // in the metric's unit (see lib/analysis/metrics.h)
   std::optional<double> min_sqnr;  // dB floor for --metric sqnr

@@ -53,6 +53,29 @@ double peak_tflops(Precision p, const DeviceProfile& d) {
 
 }  // namespace
 
+LayerShape layer_shape(const std::string& op_type, const std::vector<int64_t>& in,
+                       const std::vector<int64_t>& weight, const std::vector<int64_t>& out,
+                       bool trans_b) {
+  const auto numel = [](const std::vector<int64_t>& d) {
+    double n = 1;
+    for (int64_t v : d) n *= double(v);
+    return n;
+  };
+  LayerShape s;
+  s.weight_elements = numel(weight);
+  s.activation_elements = numel(in) + numel(out);
+  double per_output = 0;  // multiply-adds per output (or input) element
+  if (op_type == "MatMul" && !weight.empty()) {
+    per_output = double(weight.size() >= 2 ? weight[weight.size() - 2] : weight[0]);
+  } else if (op_type == "Gemm" && weight.size() == 2) {
+    per_output = double(trans_b ? weight[1] : weight[0]);
+  } else if ((op_type == "Conv" || op_type == "ConvTranspose") && weight.size() >= 2) {
+    per_output = numel(weight) / double(weight[0]);
+  }
+  s.flops = 2.0 * (op_type == "ConvTranspose" ? numel(in) : numel(out)) * per_output;
+  return s;
+}
+
 double layer_bytes(const LayerShape& s, Precision p) { return s.weight_elements * width(p); }
 
 double layer_time(const LayerShape& s, Precision p, const DeviceProfile& d) {

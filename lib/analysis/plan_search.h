@@ -43,6 +43,13 @@ struct LayerShape {
   double activation_elements = 0;  // input + output elements
 };
 
+// The shape of one quantizable layer's work from the dims one run gave it: `in` its activation
+// input, `weight` its weight, `out` its output. FLOPs = 2 × multiply-adds: MatMul and Gemm
+// 2·|out|·K; Conv 2·|out|·(C_in/group·kernel); ConvTranspose 2·|in|·(C_out/group·kernel).
+LayerShape layer_shape(const std::string& op_type, const std::vector<int64_t>& in,
+                       const std::vector<int64_t>& weight, const std::vector<int64_t>& out,
+                       bool trans_b);
+
 enum class Objective { kLatency, kSize };
 
 // Estimated seconds of the layer in `p` on `device`, and its weight bytes.

@@ -152,6 +152,41 @@ TEST(CliConvert, BudgetGateExitsFourAndStillWritesTheModelAndReport) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
+TEST(CliConvert, WritesMarkdownAndSelfContainedHtmlWithTheEstimate) {
+  TempDir dir;
+  auto r =
+      convert("digits_cnn", "int8", dir / "q.onnx", {"--metric", "accuracy", "--max-drop", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto report = read_json(dir / "q.report.json");
+  // The estimate: INT8 is faster than FP32 and all-FP16 on the default H100 profile, weights a
+  // quarter of FP32's; every layer has its FLOPs (Conv: 2 x outputs x C_in x kernel).
+  const auto& e = report["estimate"];
+  EXPECT_EQ(e["target"], "h100");
+  EXPECT_GT(e["speedup_vs_fp32"].get<double>(), 1.0);
+  EXPECT_GE(e["speedup_vs_fp16"].get<double>(), 1.0);
+  EXPECT_EQ(e["weight_bytes"]["plan"].get<double>() * 4, e["weight_bytes"]["fp32"].get<double>());
+  // The first Conv: 16 x 1 x 3 x 3 weights over 500 images of 8 x 8 (padded): 2*500*16*64*9.
+  EXPECT_EQ(report["layers"][0]["flops"].get<double>(), 2.0 * 500 * 16 * 8 * 8 * 9);
+  const std::string md = testing::read_bytes(dir / "q.report.md");
+  const std::string first = md.substr(0, md.find('\n'));
+  EXPECT_NE(first.find("budget: accuracy"), std::string::npos) << first;
+  EXPECT_NE(first.find("met"), std::string::npos) << first;
+  EXPECT_NE(first.find("× FP32"), std::string::npos) << first;
+  const std::string html = testing::read_bytes(dir / "q.report.html");
+  EXPECT_EQ(html.find("http"), std::string::npos);
+  for (const auto& l : report["layers"]) {
+    EXPECT_NE(md.find(l["name"].get<std::string>()), std::string::npos) << l["name"];
+    EXPECT_NE(html.find(l["name"].get<std::string>()), std::string::npos) << l["name"];
+  }
+  // --target picks another profile; an unknown one is a usage error.
+  r = convert("digits_cnn", "int8", dir / "a.onnx", {"--target", "a100"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_json(dir / "a.report.json")["estimate"]["target"], "a100");
+  r = convert("digits_cnn", "int8", dir / "t.onnx", {"--target", "tpu"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "t.onnx"));
+}
+
 TEST(CliConvert, ExcludeWeightsOnlyAndExternalData) {
   TempDir dir;
   auto r = convert("digits_cnn", "fp8", dir / "ex.onnx", {"--exclude", "^/head/"});

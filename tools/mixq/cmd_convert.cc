@@ -9,6 +9,7 @@
 #include "command.h"
 #include "mixq/calibration/convert.h"
 #include "mixq/core/file_io.h"
+#include "mixq/report/convert_report.h"
 #include "paths.h"
 #include "progress.h"
 
@@ -17,7 +18,7 @@ namespace {
 
 struct ConvertCliOptions {
   std::string model, data, eval, out, report, ranges, precision, method, metric;
-  std::string plan, plan_out;
+  std::string plan, plan_out, target = "h100";
   std::vector<std::string> exclude, op_types, keep_fp32, overrides;
   bool quantize_bmm = false, weights_only = false, external_data = false, quiet = false,
        requantize = false;
@@ -29,6 +30,12 @@ struct ConvertCliOptions {
 std::string next_to_output(const ConvertCliOptions& o, const std::string& suffix) {
   std::filesystem::path p(o.out);
   return (p.parent_path() / p.stem()).string() + suffix;
+}
+
+Status write_text(const std::string& path, const std::string& text) {
+  MIXQ_ASSIGN_OR_RETURN(auto f, AtomicFile::create(path));
+  MIXQ_RETURN_IF_ERROR(f->write(text.data(), text.size()));
+  return f->commit();
 }
 
 Status write_json(const std::string& path, const nlohmann::ordered_json& j) {
@@ -129,6 +136,8 @@ Command add_convert_command(CLI::App& root) {
                 "Write initializers to OUT.data next to OUT");
   app->add_option("--opset", opts->opset, "Target opset (default: the lowest the precision needs)");
   app->add_option("--threads", opts->threads, "Threads (default: all cores)");
+  app->add_option("--target", opts->target,
+                  "Device profile for the speed estimate: h100 (default), a100, l40s");
   app->add_option("--metric", opts->metric, "sqnr, cosine, top1, accuracy or ppl");
   app->add_option("--max-drop", opts->max_drop,
                   "Budget in the metric's unit: percentage points (top1, accuracy), percent "
@@ -197,14 +206,24 @@ Command add_convert_command(CLI::App& root) {
         co.external_data = opts->external_data;
         co.opset = opts->opset;
         co.threads = opts->threads;
+        co.target = opts->target;
         co.warn = [](const std::string& s) { std::cerr << "warning: " << s << "\n"; };
         auto bar = std::make_shared<ProgressBar>(!opts->quiet && isatty(2));
         co.progress = [bar](int64_t done, int64_t total) { bar->update(done, total); };
         MIXQ_ASSIGN_OR_RETURN(auto result, calib::convert(opts->model, opts->out, co));
         MIXQ_RETURN_IF_ERROR(write_json(report, result.report));
         MIXQ_RETURN_IF_ERROR(write_json(plan_out, result.plan));
+        // The same report for people, next to the JSON: REPORT.md and REPORT.html.
+        const std::string stem = report.size() > 5 && report.ends_with(".json")
+                                     ? report.substr(0, report.size() - 5)
+                                     : report;
+        MIXQ_RETURN_IF_ERROR(
+            write_text(stem + ".md", report::convert_report_markdown(result.report)));
+        MIXQ_RETURN_IF_ERROR(
+            write_text(stem + ".html", report::convert_report_html(result.report)));
         if (!opts->quiet) print_summary(result.report);
-        std::cout << "wrote " << opts->out << ", " << report << " and " << plan_out << "\n";
+        std::cout << "wrote " << opts->out << ", " << report << " (+ .md, .html) and " << plan_out
+                  << "\n";
         if (!result.budget_met) {
           return Status(StatusCode::kBudgetExceeded,
                         "accuracy budget not met (see " + report + "); the model was written");
