@@ -52,7 +52,10 @@ struct ConvertOptions {
 struct ConvertResult {
   nlohmann::ordered_json report;
   nlohmann::ordered_json plan;  // PLAN.json of what was applied (schema mixq.plan, version 1)
-  bool budget_met = true;       // also true when no budget was given
+  // The validation bundle (schema mixq.validate-bundle, version 1, docs/validate.md) with
+  // absolute paths; the command line makes them relative to where it writes the bundle.
+  nlohmann::ordered_json bundle;
+  bool budget_met = true;  // also true when no budget was given
 };
 
 // Converts `model_path` into `out_path`. Errors: bad input (exit 2) for unreadable or

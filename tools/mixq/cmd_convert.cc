@@ -221,9 +221,19 @@ Command add_convert_command(CLI::App& root) {
             write_text(stem + ".md", report::convert_report_markdown(result.report)));
         MIXQ_RETURN_IF_ERROR(
             write_text(stem + ".html", report::convert_report_html(result.report)));
+        // The validation bundle, paths relative to its folder so that the outputs can move
+        // together to a GPU runner.
+        const std::string bundle_path = next_to_output(*opts, ".validate.json");
+        auto bundle = result.bundle;
+        const auto here = std::filesystem::absolute(bundle_path).parent_path();
+        for (const char* k : {"reference", "quantized", "eval"}) {
+          bundle[k]["path"] =
+              std::filesystem::relative(bundle[k]["path"].get<std::string>(), here).string();
+        }
+        MIXQ_RETURN_IF_ERROR(write_json(bundle_path, bundle));
         if (!opts->quiet) print_summary(result.report);
-        std::cout << "wrote " << opts->out << ", " << report << " (+ .md, .html) and " << plan_out
-                  << "\n";
+        std::cout << "wrote " << opts->out << ", " << report << " (+ .md, .html), " << plan_out
+                  << " and " << bundle_path << "\n";
         if (!result.budget_met) {
           return Status(StatusCode::kBudgetExceeded,
                         "accuracy budget not met (see " + report + "); the model was written");

@@ -20,5 +20,6 @@ Command add_run_command(CLI::App& root);
 Command add_bench_command(CLI::App& root);
 Command add_calibrate_command(CLI::App& root);
 Command add_convert_command(CLI::App& root);
+Command add_validate_command(CLI::App& root);
 
 }  // namespace mixq::cli

@@ -1,0 +1,42 @@
+// Validation of a converted model, from the bundle `mixq convert` writes next to it
+// (OUT.validate.json, schema mixq.validate-bundle, docs/validate.md) or from explicit paths:
+// the files are checked against the bundle's SHA-256, the quantized model is run next to its
+// reference on the evaluation data, and the report gives per output SQNR/cosine/max abs error/
+// top-1 agreement, the task metric, whether the budget holds, how far the run is from the
+// simulation the converter measured, and latencies (median of `iters` after a warm-up run).
+//
+// This is the CPU path (`--device cpu`): the same executor the converter verified with, so the
+// simulation gap is 0 by construction and the gate works on CI machines without a GPU. The GPU
+// path (real FP8/INT8/FP16 kernels) is issue 8's runtime and is not implemented yet.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "mixq/analysis/metrics.h"
+#include "mixq/core/status.h"
+
+namespace mixq::calib {
+
+struct ValidateOptions {
+  std::filesystem::path bundle;  // OUT.validate.json; optional when the three paths are given
+  std::filesystem::path model, reference, data;  // override the bundle's
+  std::optional<analysis::Metric> metric;        // override the bundle's budget
+  std::optional<double> max_drop, min_sqnr;
+  int iters = 10;
+  int threads = 0;
+};
+
+struct ValidateResult {
+  nlohmann::ordered_json report;  // schema mixq.validate, version 1
+  bool budget_met = true;
+};
+
+// Bad input (exit 2): an unreadable or malformed bundle, a missing file, a file whose SHA-256
+// differs from the bundle's (named, with both hashes), data that do not fit the models.
+Expected<ValidateResult> validate_on_cpu(const ValidateOptions& options);
+
+}  // namespace mixq::calib
