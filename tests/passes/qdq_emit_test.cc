@@ -46,20 +46,10 @@ using testing::set_int;
 using Vec = std::vector<double>;
 
 std::vector<ir::Tensor> run(const ir::Model& m, const exec::NamedTensors& feeds) {
-  auto ex = exec::Executor::create(m, {.threads = 1});
-  EXPECT_TRUE(ex.ok()) << ex.status().to_string();
-  if (!ex.ok()) return {};
-  auto out = (*ex)->run(feeds);
-  EXPECT_TRUE(out.ok()) << out.status().to_string();
-  if (!out.ok()) return {};
-  return std::move(out).value();
+  return testing::run_model(m, feeds);
 }
 
-int count(const ir::Model& m, std::string_view op) {
-  int k = 0;
-  for (const auto& n : m.graph().nodes()) k += n->op_type() == op;
-  return k;
-}
+int count(const ir::Model& m, std::string_view op) { return testing::count_ops(m, op); }
 
 const ir::Value* find_initializer(const ir::Model& m, std::string_view name) {
   for (const ir::Value* v : m.graph().initializers()) {

@@ -27,20 +27,10 @@ namespace {
 using testing::GraphBuilder;
 
 std::vector<ir::Tensor> run(const ir::Model& m, const exec::NamedTensors& feeds) {
-  auto ex = exec::Executor::create(m, {.threads = 1});
-  EXPECT_TRUE(ex.ok()) << ex.status().to_string();
-  if (!ex.ok()) return {};
-  auto out = (*ex)->run(feeds);
-  EXPECT_TRUE(out.ok()) << out.status().to_string();
-  if (!out.ok()) return {};
-  return std::move(out).value();
+  return testing::run_model(m, feeds);
 }
 
-int count(const ir::Model& m, std::string_view op) {
-  int k = 0;
-  for (const auto& n : m.graph().nodes()) k += n->op_type() == op;
-  return k;
-}
+int count(const ir::Model& m, std::string_view op) { return testing::count_ops(m, op); }
 
 // x [N, 8] -> MatMul(w1 [8, 6]) -> Relu -> Conv-free second MatMul(w2 [6, 4]) -> y, at `opset`.
 struct Net {

@@ -1,5 +1,7 @@
 #include "kernel_runner.h"
 
+#include <gtest/gtest.h>
+
 #include <cmath>
 #include <random>
 
@@ -86,6 +88,22 @@ std::string compare_to_reference(const ir::Tensor& got, const std::vector<double
     }
   }
   return "";
+}
+
+std::vector<ir::Tensor> run_model(const ir::Model& m, const exec::NamedTensors& feeds) {
+  auto ex = exec::Executor::create(m, {.threads = 1});
+  EXPECT_TRUE(ex.ok()) << ex.status().to_string();
+  if (!ex.ok()) return {};
+  auto out = (*ex)->run(feeds);
+  EXPECT_TRUE(out.ok()) << out.status().to_string();
+  if (!out.ok()) return {};
+  return std::move(out).value();
+}
+
+int count_ops(const ir::Model& m, std::string_view op) {
+  int k = 0;
+  for (const auto& n : m.graph().nodes()) k += n->op_type() == op;
+  return k;
 }
 
 }  // namespace mixq::testing

@@ -16,7 +16,9 @@
 #include <vector>
 
 #include "mixq/core/status.h"
+#include "mixq/exec/executor.h"
 #include "mixq/ir/graph.h"
+#include "mixq/ir/model.h"
 #include "mixq/ir/tensor.h"
 
 namespace mixq::testing {
@@ -49,5 +51,11 @@ ir::Tensor from_doubles(const std::vector<int64_t>& dims, const std::vector<doub
 // sum of the absolute terms, since rounding error grows with them, not with the result.
 std::string compare_to_reference(const ir::Tensor& got, const std::vector<double>& want,
                                  const std::vector<double>* magnitude = nullptr);
+
+// Runs a whole model once on one thread; a failure is a test failure and gives no outputs.
+std::vector<ir::Tensor> run_model(const ir::Model& m, const exec::NamedTensors& feeds);
+
+// Nodes of op type `op` in the model's main graph.
+int count_ops(const ir::Model& m, std::string_view op);
 
 }  // namespace mixq::testing

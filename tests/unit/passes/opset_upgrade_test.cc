@@ -24,13 +24,7 @@ using testing::set_ints;
 using testing::set_string;
 
 std::vector<ir::Tensor> run(const ir::Model& m, const exec::NamedTensors& feeds) {
-  auto ex = exec::Executor::create(m, {.threads = 1});
-  EXPECT_TRUE(ex.ok()) << ex.status().to_string();
-  if (!ex.ok()) return {};
-  auto out = (*ex)->run(feeds);
-  EXPECT_TRUE(out.ok()) << out.status().to_string();
-  if (!out.ok()) return {};
-  return std::move(out).value();
+  return testing::run_model(m, feeds);
 }
 
 void expect_identical(const std::vector<ir::Tensor>& want, const std::vector<ir::Tensor>& got) {
@@ -64,11 +58,7 @@ ir::Node* find(ir::Model& m, std::string_view op, int nth = 0) {
   return nullptr;
 }
 
-int count(const ir::Model& m, std::string_view op) {
-  int k = 0;
-  for (const auto& n : m.graph().nodes()) k += n->op_type() == op;
-  return k;
-}
+int count(const ir::Model& m, std::string_view op) { return testing::count_ops(m, op); }
 
 // The int64 values of constant input i of `n` (empty when it is not a constant).
 std::vector<int64_t> const_ints(const ir::Node* n, size_t i) {
