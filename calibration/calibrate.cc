@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <fstream>
 
 #include "mixq/calibration/data/batcher.h"
 #include "mixq/calibration/data/data_source.h"
@@ -288,6 +289,52 @@ Expected<nlohmann::ordered_json> calibrate(const ir::Model& model,
                                  {"channel_absmax", per_channel}};
   }
   j["weights"] = std::move(weights);
+  return j;
+}
+
+std::optional<double> range_for(const nlohmann::ordered_json& ranges, const std::string& tensor,
+                                quant::Precision p, Method method) {
+  const auto acts = ranges.find("activations");
+  if (acts == ranges.end()) return std::nullopt;
+  const auto t = acts->find(tensor);
+  if (t == acts->end() || !t->contains("ranges")) return std::nullopt;
+  const json& r = (*t)["ranges"];
+  switch (method) {
+    case Method::kMinMax:
+      return r.value("minmax", 0.0);
+    case Method::kPercentile:
+      return r.value("percentile", 0.0);
+    case Method::kEntropy:
+      return r.value("entropy", 0.0);
+    case Method::kMse:
+      return r["mse"].value(p == quant::Precision::kFp8 ? "fp8_e4m3" : "int8", 0.0);
+  }
+  return std::nullopt;
+}
+
+Expected<nlohmann::ordered_json> load_ranges(const std::filesystem::path& path,
+                                             const std::string& model_hash) {
+  std::ifstream f(path);
+  if (!f) return bad_input(path.string(), ": cannot open the ranges file");
+  json j;
+  try {
+    j = json::parse(f);
+  } catch (const std::exception& e) {
+    return bad_input(path.string(), ": not valid JSON (", e.what(), ")");
+  }
+  if (!j.is_object() || j.value("schema", "") != "mixq.ranges") {
+    return bad_input(path.string(), ": not a mixq RANGES.json (schema mixq.ranges)");
+  }
+  if (j.value("version", 0) != 1) {
+    return bad_input(path.string(), ": ranges schema version ", j.value("version", 0),
+                     " is not supported (1)");
+  }
+  const std::string want = j.contains("model") ? j["model"].value("sha256", "") : "";
+  if (want != model_hash) {
+    return bad_input(path.string(), ": computed for a model with SHA-256 ", want,
+                     ", but the model has SHA-256 ", model_hash,
+                     "; recalibrate or pass the matching model");
+  }
   return j;
 }
 

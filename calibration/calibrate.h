@@ -15,6 +15,7 @@
 #include "mixq/ir/model.h"
 
 #include "mixq/core/status.h"
+#include "mixq/quant/qdq_emit.h"
 
 namespace mixq::calib {
 
@@ -46,5 +47,15 @@ Expected<nlohmann::ordered_json> calibrate(const ir::Model& model,
                                            const std::string& model_hash,
                                            const std::filesystem::path& data_path,
                                            const CalibrateOptions& options);
+
+// Reads a RANGES.json for reuse. Bad input (naming the file) when it is not mixq.ranges
+// version 1, or when it was computed for a model whose SHA-256 is not `model_hash`.
+Expected<nlohmann::ordered_json> load_ranges(const std::filesystem::path& path,
+                                             const std::string& model_hash);
+
+// The clipping range RANGES.json gives `tensor` by `method` for format p (MSE is per format:
+// INT8's or FP8 E4M3's); nullopt when the tensor has no ranges.
+std::optional<double> range_for(const nlohmann::ordered_json& ranges, const std::string& tensor,
+                                quant::Precision p, Method method);
 
 }  // namespace mixq::calib

@@ -64,52 +64,6 @@ bool has_qdq(const ir::Model& model) {
   return false;
 }
 
-// The activation range each format takes from RANGES.json for `method`.
-std::optional<double> pick_range(const json& ranges, const std::string& tensor, Precision p,
-                                 Method method) {
-  const auto acts = ranges.find("activations");
-  if (acts == ranges.end()) return std::nullopt;
-  const auto t = acts->find(tensor);
-  if (t == acts->end() || !t->contains("ranges")) return std::nullopt;
-  const json& r = (*t)["ranges"];
-  switch (method) {
-    case Method::kMinMax:
-      return r.value("minmax", 0.0);
-    case Method::kPercentile:
-      return r.value("percentile", 0.0);
-    case Method::kEntropy:
-      return r.value("entropy", 0.0);
-    case Method::kMse:
-      return r["mse"].value(p == Precision::kFp8 ? "fp8_e4m3" : "int8", 0.0);
-  }
-  return std::nullopt;
-}
-
-Expected<json> load_ranges(const std::filesystem::path& path, const std::string& model_hash) {
-  std::ifstream f(path);
-  if (!f) return bad_input(path.string(), ": cannot open the ranges file");
-  json j;
-  try {
-    j = json::parse(f);
-  } catch (const std::exception& e) {
-    return bad_input(path.string(), ": not valid JSON (", e.what(), ")");
-  }
-  if (!j.is_object() || j.value("schema", "") != "mixq.ranges") {
-    return bad_input(path.string(), ": not a mixq RANGES.json (schema mixq.ranges)");
-  }
-  if (j.value("version", 0) != 1) {
-    return bad_input(path.string(), ": ranges schema version ", j.value("version", 0),
-                     " is not supported (1)");
-  }
-  const std::string want = j.contains("model") ? j["model"].value("sha256", "") : "";
-  if (want != model_hash) {
-    return bad_input(path.string(), ": computed for a model with SHA-256 ", want,
-                     ", but the model to convert has SHA-256 ", model_hash,
-                     "; recalibrate or pass the matching model");
-  }
-  return j;
-}
-
 // PLAN.json (schema mixq.plan, version 1): the layers and their formats. A plan made for a
 // model with another SHA-256 is replayed with a warning (layer names are what it pins);
 // layers it names that the model lacks are refused by the caller.
@@ -365,7 +319,7 @@ Expected<ConvertResult> convert(const std::filesystem::path& model_path,
     quant::QdqOptions qo;
     qo.weights_only = o.weights_only;
     qo.activation_range = [&](const std::string& tensor, Precision fmt) {
-      return pick_range(ranges, tensor, fmt, method);
+      return range_for(ranges, tensor, fmt, method);
     };
     MIXQ_RETURN_IF_ERROR(quant::emit_qdq(*model, targets, qo, log));
   }
