@@ -118,6 +118,7 @@ int64_t AbsHistogram::add(const float* x, int64_t n, exec::ThreadPool* pool) {
 ValueScan AbsHistogram::add_batch(const float* x, int64_t n, exec::ThreadPool* pool) {
   const int64_t chunks = (n + kChunk - 1) / kChunk;
   const size_t nb = counts_.size();
+  if (chunks <= 1) return add_small(x, n);
   // Per-chunk counts, kept between calls: allocating them anew between the executor's large
   // buffers fragmented the heap (peak RSS several times the live bytes).
   thread_local std::vector<uint32_t> kept_counts;
@@ -161,6 +162,37 @@ ValueScan AbsHistogram::add_batch(const float* x, int64_t n, exec::ThreadPool* p
   absmax_ = std::max(absmax_, static_cast<double>(total.absmax()));
   total_ += n - total.nonfinite;
   return total;
+}
+
+// One chunk: the histogram grows to the chunk's range first and the sub-histograms are added
+// straight into it (what add_batch's merge would do, without the per-chunk copy: small tensors
+// are most of the calls).
+ValueScan AbsHistogram::add_small(const float* x, int64_t n) {
+  const size_t nb = counts_.size();
+  const ValueScan scan = scan_values(x, 0, n);
+  const float m = scan.absmax();
+  if (m > 0) grow_to(m);
+  thread_local std::vector<uint32_t> sub;
+  const size_t stride = nb + 1;
+  if (sub.size() != 4 * stride) sub.assign(4 * stride, 0);
+  const double scale = range_ == 0 ? 0.0 : static_cast<double>(nb) / range_;
+  size_t top = 0;
+  if (scale < 0x1p100) {
+    const auto f = static_cast<float>(scale);
+    count_chunk(x, 0, n, f, sub.data(), nb);
+    top = static_cast<size_t>(m * f);
+  } else {
+    count_chunk(x, 0, n, scale, sub.data(), nb);
+    top = static_cast<size_t>(static_cast<double>(m) * scale);
+  }
+  for (size_t k = 0; k <= top; ++k) {
+    counts_[k] += sub[k] + sub[stride + k] + sub[2 * stride + k] + sub[3 * stride + k];
+    sub[k] = sub[stride + k] = sub[2 * stride + k] = sub[3 * stride + k] = 0;
+  }
+  for (size_t j = 0; j < 4; ++j) sub[j * stride + nb] = 0;  // the NaN bins
+  absmax_ = std::max(absmax_, static_cast<double>(m));
+  total_ += n - scan.nonfinite;
+  return scan;
 }
 
 void AbsHistogram::merge(const AbsHistogram& other) {
