@@ -1,5 +1,7 @@
 #include "mixq/report/convert_report.h"
 
+#include "mixq/report/html_util.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -65,29 +67,6 @@ Summary summarize(const json& r) {
     s.task = str(t["metric"]) + " " + num(t["fp32"], "%.4f") + " → " + num(t["quantized"], "%.4f");
   }
   return s;
-}
-
-std::string html_escape(const std::string& in) {
-  std::string out;
-  for (char c : in) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 std::string md_cell(const std::string& in) {

@@ -21,5 +21,6 @@ Command add_bench_command(CLI::App& root);
 Command add_calibrate_command(CLI::App& root);
 Command add_convert_command(CLI::App& root);
 Command add_validate_command(CLI::App& root);
+Command add_analyze_command(CLI::App& root);
 
 }  // namespace mixq::cli

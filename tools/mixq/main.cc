@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   commands.push_back(cli::add_calibrate_command(app));
   commands.push_back(cli::add_convert_command(app));
   commands.push_back(cli::add_validate_command(app));
+  commands.push_back(cli::add_analyze_command(app));
 
   try {
     app.parse(argc, argv);
