@@ -188,8 +188,9 @@ Expected<ConvertResult> convert(const std::filesystem::path& model_path,
     }
   }
   MIXQ_ASSIGN_OR_RETURN(auto overrides, quant::parse_overrides(o.overrides));
-  std::optional<quant::Plan> plan;
-  if (!o.plan.empty()) {
+  std::optional<quant::Plan> plan = o.plan_entries;
+  const std::string plan_source = o.plan_entries ? "the automatic plan" : o.plan.string();
+  if (!plan && !o.plan.empty()) {
     MIXQ_ASSIGN_OR_RETURN(plan, load_plan(o.plan, model_hash, warn));
   }
   const auto excluded = [&](const ir::Node& n) {
@@ -207,8 +208,10 @@ Expected<ConvertResult> convert(const std::filesystem::path& model_path,
     if (plan) {
       const quant::PlanEntry* e = plan->find(n.name());
       chosen = e ? e->precision : Precision::kFp32;
-      reason = e ? "from " + o.plan.string() + (e->reason.empty() ? "" : ": " + e->reason)
-                 : "not in " + o.plan.string();
+      reason =
+          e ? (o.plan_entries ? e->reason
+                              : "from " + plan_source + (e->reason.empty() ? "" : ": " + e->reason))
+            : "not in " + plan_source;
     }
     for (const auto& ov : overrides) {
       if (std::regex_search(n.name(), ov.pattern)) {
@@ -256,7 +259,7 @@ Expected<ConvertResult> convert(const std::filesystem::path& model_path,
   if (plan) {
     for (const auto& e : plan->layers) {
       if (!known.count(e.layer)) {
-        return bad_input(o.plan.string(), ": layer '", e.layer, "' is not a quantizable layer of ",
+        return bad_input(plan_source, ": layer '", e.layer, "' is not a quantizable layer of ",
                          model_path.string(), " (with these --op-types / --quantize-bmm)");
       }
     }
@@ -399,7 +402,9 @@ Expected<ConvertResult> convert(const std::filesystem::path& model_path,
   r["data"] = std::move(data);
   json excl = o.exclude, types_j = types;
   r["flags"] = {
-      {"precision", o.plan.empty() ? json(quant::precision_name(p)) : json(nullptr)},
+      {"precision", o.plan_entries   ? json("auto")
+                    : o.plan.empty() ? json(quant::precision_name(p))
+                                     : json(nullptr)},
       {"plan", o.plan.empty() ? json(nullptr) : json(o.plan.string())},
       {"overrides", o.overrides},
       {"method", quantized && !o.weights_only ? json(method_name(method)) : json(nullptr)},

@@ -14,8 +14,10 @@
 #include <nlohmann/json.hpp>
 
 #include "mixq/analysis/metrics.h"
+#include "mixq/analysis/plan_search.h"
 #include "mixq/calibration/calibrate.h"
 #include "mixq/core/status.h"
+#include "mixq/quant/plan.h"
 #include "mixq/quant/qdq_emit.h"
 
 namespace mixq::calib {
@@ -25,14 +27,15 @@ struct ConvertOptions {
   // Activation range method; default the format-aware MSE search (see docs/convert.md for the
   // measurements behind it).
   std::optional<Method> method;
-  std::filesystem::path data;          // calibration data (not needed with weights_only or ranges)
-  std::filesystem::path eval;          // evaluation data; default: the calibration data
-  std::filesystem::path ranges;        // RANGES.json to reuse instead of calibrating
-  std::vector<std::string> exclude;    // ECMAScript regexes on node names: kept in FP32
-  std::filesystem::path plan;          // PLAN.json to replay (then `precision` is not used)
-  std::vector<std::string> overrides;  // "REGEX=fp32|fp16|int8|fp8", applied in order
-  std::vector<std::string> op_types;   // default: MatMul, Gemm, Conv, ConvTranspose
-  std::vector<std::string> keep_fp32;  // FP16: op types kept in FP32 (default list if empty)
+  std::filesystem::path data;        // calibration data (not needed with weights_only or ranges)
+  std::filesystem::path eval;        // evaluation data; default: the calibration data
+  std::filesystem::path ranges;      // RANGES.json to reuse instead of calibrating
+  std::vector<std::string> exclude;  // ECMAScript regexes on node names: kept in FP32
+  std::filesystem::path plan;        // PLAN.json to replay (then `precision` is not used)
+  std::optional<quant::Plan> plan_entries;  // an in-memory plan (convert_auto's rounds)
+  std::vector<std::string> overrides;       // "REGEX=fp32|fp16|int8|fp8", applied in order
+  std::vector<std::string> op_types;        // default: MatMul, Gemm, Conv, ConvTranspose
+  std::vector<std::string> keep_fp32;       // FP16: op types kept in FP32 (default list if empty)
   bool quantize_bmm = false;
   // A model that already holds Q/DQ nodes: fold them away (quant/qdq_strip.h) and quantize the
   // float model they simulate, which is also the verification's reference. Refused without.
@@ -65,5 +68,26 @@ struct ConvertResult {
 Expected<ConvertResult> convert(const std::filesystem::path& model_path,
                                 const std::filesystem::path& out_path,
                                 const ConvertOptions& options);
+
+struct AutoOptions {
+  std::vector<quant::Precision> formats = {quant::Precision::kFp8, quant::Precision::kInt8,
+                                           quant::Precision::kFp16};
+  analysis::Objective objective = analysis::Objective::kLatency;
+  int max_rounds = 8;  // verification rounds (the first plan, then one promotion each)
+  std::filesystem::path ranges_out;  // where the calibrated RANGES.json is kept (required)
+};
+
+// --precision auto: calibrate once (RANGES.json kept at ranges_out), measure every layer's
+// sensitivity per format (calibration/analyze.h), choose the plan of least cost (time or size
+// on options.target, analysis/plan_search.h) whose summed predicted drop is within the budget,
+// convert and verify it; while the measured drop exceeds the budget, promote the layer with the
+// best drop reduction per added cost and convert again, up to max_rounds. The result is the
+// last round's (OUT holds it); the report's "auto" block lists the sensitivities used and every
+// round. Needs options.metric (not sqnr) and options.max_drop. Not meeting the budget is not an
+// error: budget_met says so (exit 4).
+Expected<ConvertResult> convert_auto(const std::filesystem::path& model_path,
+                                     const std::filesystem::path& out_path,
+                                     const ConvertOptions& options,
+                                     const AutoOptions& auto_options);
 
 }  // namespace mixq::calib

@@ -98,6 +98,14 @@ Expected<DatasetRun> run_on(const ir::Model& model, const std::filesystem::path&
 
 }  // namespace
 
+Expected<std::map<std::string, std::vector<int64_t>>> record_dims(
+    const ir::Model& model, const std::filesystem::path& eval, int threads,
+    const std::set<std::string>& names) {
+  DimsRecorder dims(names);
+  MIXQ_RETURN_IF_ERROR(run_on(model, eval, threads, nullptr, &dims).status());
+  return std::move(dims.dims);
+}
+
 json Verification::json_block() const {
   json j = {{"outputs", outputs}};
   if (task) {

@@ -47,6 +47,12 @@ struct Verification {
   nlohmann::ordered_json json_block() const;
 };
 
+// The dims the first run over `eval` gives the named tensors of `model` (node outputs, graph
+// inputs), from one FP32 pass over the data.
+Expected<std::map<std::string, std::vector<int64_t>>> record_dims(
+    const ir::Model& model, const std::filesystem::path& eval, int threads,
+    const std::set<std::string>& names);
+
 // Runs both models over `eval` and compares them. Bad input when the data do not fit the
 // models, or the metric needs labels/targets the data lack.
 Expected<Verification> verify_models(const ir::Model& reference, const ir::Model& candidate,

@@ -270,6 +270,43 @@ TEST(CliConvert, OverridesMixFormatsAndPlanJsonReplaysExactly) {
   EXPECT_FALSE(std::filesystem::exists(dir / "o.onnx"));
 }
 
+TEST(CliConvert, AutoChoosesAPlanWithinTheBudgetAndItReplays) {
+  TempDir dir;
+  auto r = convert("digits_cnn", "auto", dir / "auto.onnx",
+                   {"--metric", "accuracy", "--max-drop", "0.5"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto report = read_json(dir / "auto.report.json");
+  EXPECT_EQ(report["flags"]["precision"], "auto");
+  const auto& a = report["auto"];
+  ASSERT_EQ(a["sensitivity"].size(), 5u);  // every layer measured
+  ASSERT_GE(a["rounds"].size(), 1u);
+  EXPECT_LE(a["rounds"][0]["predicted_drop"].get<double>(), 0.5);
+  EXPECT_EQ(report["budget"]["met"], true);
+  EXPECT_LE(report["budget"]["achieved"].get<double>(), 0.5);
+  EXPECT_TRUE(std::filesystem::exists(dir / "auto.ranges.json"));
+  // A cheaper format than FP32 was chosen somewhere, and every reason says why.
+  const auto plan = read_json(dir / "auto.plan.json");
+  int quantized = 0;
+  for (const auto& l : plan["layers"]) {
+    quantized += l["precision"] != "fp32";
+    EXPECT_EQ(l["reason"].get<std::string>().rfind("auto:", 0), 0u) << l["reason"];
+  }
+  EXPECT_GT(quantized, 0);
+  // The plan replays to the same bytes.
+  r = run_mixq({"convert", sample("digits_cnn", "model.onnx"), "--data",
+                sample("digits_cnn", "calib.npz"), "--eval", sample("digits_cnn", "eval.npz"),
+                "--plan", (dir / "auto.plan.json").string(), "-o", (dir / "replay.onnx").string(),
+                "--quiet"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(testing::read_bytes(dir / "replay.onnx"), testing::read_bytes(dir / "auto.onnx"));
+  // Auto needs a budget it can plan for.
+  EXPECT_EQ(convert("digits_cnn", "auto", dir / "x.onnx").exit_code, 1);
+  EXPECT_EQ(convert("digits_cnn", "auto", dir / "x.onnx", {"--metric", "sqnr", "--min-sqnr", "30"})
+                .exit_code,
+            1);
+  EXPECT_FALSE(std::filesystem::exists(dir / "x.onnx"));
+}
+
 TEST(CliConvert, RequantizesAModelThatAlreadyHoldsQdq) {
   TempDir dir;
   ASSERT_EQ(convert("digits_cnn", "int8", dir / "q.onnx").exit_code, 0);

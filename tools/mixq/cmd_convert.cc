@@ -18,7 +18,9 @@ namespace {
 
 struct ConvertCliOptions {
   std::string model, data, eval, out, report, ranges, precision, method, metric;
-  std::string plan, plan_out, target = "h100";
+  std::string plan, plan_out, target = "h100", objective = "latency";
+  std::vector<std::string> formats;
+  int max_rounds = 8;
   std::vector<std::string> exclude, op_types, keep_fp32, overrides;
   bool quantize_bmm = false, weights_only = false, external_data = false, quiet = false,
        requantize = false;
@@ -79,6 +81,19 @@ void print_summary(const nlohmann::ordered_json& r) {
     std::cout << "  " << t["metric"].get<std::string>() << "      fp32 "
               << number(t["fp32"], "%.4f") << " -> " << number(t["quantized"], "%.4f") << "\n";
   }
+  if (r.contains("auto")) {
+    for (const auto& round : r["auto"]["rounds"]) {
+      std::cout << "  round " << round["round"].get<int>() << "  predicted drop "
+                << number(round["predicted_drop"], "%.4g") << ", measured "
+                << number(round["achieved"], "%.4g") << (round["met"].get<bool>() ? ": met" : "");
+      if (round.contains("promoted")) {
+        std::cout << "; promoting " << round["promoted"]["layer"].get<std::string>() << " "
+                  << round["promoted"]["from"].get<std::string>() << " -> "
+                  << round["promoted"]["to"].get<std::string>();
+      }
+      std::cout << "\n";
+    }
+  }
   if (!r["budget"].is_null()) {
     const auto& b = r["budget"];
     std::cout << "  budget   " << b["metric"].get<std::string>() << ": achieved "
@@ -98,7 +113,14 @@ Command add_convert_command(CLI::App& root) {
   app->add_option("model", opts->model, "ONNX model file (never modified)")->required();
   app->add_option("-o,--output", opts->out, "Quantized ONNX model to write")->required();
   app->add_option("--precision", opts->precision,
-                  "fp8, int8 or fp16 for every layer (required unless --plan)");
+                  "fp8, int8 or fp16 for every layer, or auto: a format per layer chosen for "
+                  "--metric/--max-drop (required unless --plan)");
+  app->add_option("--formats", opts->formats, "auto: the formats to choose from (fp8,int8,fp16)")
+      ->delimiter(',');
+  app->add_option("--objective", opts->objective,
+                  "auto: minimise estimated latency (default) or weight size");
+  app->add_option("--max-rounds", opts->max_rounds,
+                  "auto: verification rounds, one promotion each (default 8)");
   app->add_option("--plan", opts->plan,
                   "Replay this PLAN.json (layer -> format); layers it does not name stay FP32");
   app->add_option("--override", opts->overrides,
@@ -162,7 +184,8 @@ Command add_convert_command(CLI::App& root) {
         if (opts->precision.empty() && opts->plan.empty()) {
           return usage_error("--precision fp8|int8|fp16 (or --plan PLAN.json) is required");
         }
-        if (!opts->precision.empty()) {
+        const bool automatic = opts->precision == "auto";
+        if (!opts->precision.empty() && !automatic) {
           const auto precision = quant::parse_precision(opts->precision);
           if (!precision || *precision == quant::Precision::kFp32) {
             return usage_error("--precision must be fp8, int8 or fp16, got '", opts->precision,
@@ -210,7 +233,30 @@ Command add_convert_command(CLI::App& root) {
         co.warn = [](const std::string& s) { std::cerr << "warning: " << s << "\n"; };
         auto bar = std::make_shared<ProgressBar>(!opts->quiet && isatty(2));
         co.progress = [bar](int64_t done, int64_t total) { bar->update(done, total); };
-        MIXQ_ASSIGN_OR_RETURN(auto result, calib::convert(opts->model, opts->out, co));
+        calib::ConvertResult result;
+        if (automatic) {
+          calib::AutoOptions ao;
+          if (!opts->formats.empty()) {
+            ao.formats.clear();
+            for (const auto& f : opts->formats) {
+              const auto p = quant::parse_precision(f);
+              if (!p || *p == quant::Precision::kFp32) {
+                return usage_error("--formats takes fp8, int8 and fp16, got '", f, "'");
+              }
+              ao.formats.push_back(*p);
+            }
+          }
+          if (opts->objective != "latency" && opts->objective != "size") {
+            return usage_error("--objective must be latency or size, got '", opts->objective, "'");
+          }
+          ao.objective = opts->objective == "size" ? analysis::Objective::kSize
+                                                   : analysis::Objective::kLatency;
+          ao.max_rounds = opts->max_rounds;
+          ao.ranges_out = next_to_output(*opts, ".ranges.json");
+          MIXQ_ASSIGN_OR_RETURN(result, calib::convert_auto(opts->model, opts->out, co, ao));
+        } else {
+          MIXQ_ASSIGN_OR_RETURN(result, calib::convert(opts->model, opts->out, co));
+        }
         MIXQ_RETURN_IF_ERROR(write_json(report, result.report));
         MIXQ_RETURN_IF_ERROR(write_json(plan_out, result.plan));
         // The same report for people, next to the JSON: REPORT.md and REPORT.html.
