@@ -4,45 +4,11 @@
 #include <limits>
 #include <vector>
 
-#include "mixq/core/float_bits.h"
+#include "mixq/analysis/metrics.h"
 
 namespace mixq::calib {
 
 namespace {
-
-Expected<std::vector<double>> as_doubles(const std::string& what, const ir::Tensor& t) {
-  const auto n = static_cast<size_t>(t.numel());
-  std::vector<double> v(n);
-  if (t.dtype() == DType::kFloat32) {
-    for (size_t i = 0; i < n; ++i) v[i] = t.data<float>()[i];
-  } else if (t.dtype() == DType::kFloat16) {
-    for (size_t i = 0; i < n; ++i) v[i] = float16_to_float(t.data<uint16_t>()[i]);
-  } else {
-    return bad_input(what, ": ", dtype_name(t.dtype()), " output cannot be compared (float only)");
-  }
-  return v;
-}
-
-Expected<std::vector<int64_t>> as_indexes(const std::string& what, const ir::Tensor& t) {
-  const auto n = static_cast<size_t>(t.numel());
-  std::vector<int64_t> v(n);
-  if (t.dtype() == DType::kInt64) {
-    for (size_t i = 0; i < n; ++i) v[i] = t.data<int64_t>()[i];
-  } else if (t.dtype() == DType::kInt32) {
-    for (size_t i = 0; i < n; ++i) v[i] = t.data<int32_t>()[i];
-  } else {
-    return bad_input(what, ": expected int64 or int32 class indexes, got ", dtype_name(t.dtype()));
-  }
-  return v;
-}
-
-size_t argmax(const double* row, size_t n) {
-  size_t best = 0;
-  for (size_t i = 1; i < n; ++i) {
-    if (row[i] > row[best]) best = i;
-  }
-  return best;
-}
 
 size_t columns(const ir::Tensor& t) {
   return t.rank() == 0 ? 1 : static_cast<size_t>(t.dims().back());
@@ -55,8 +21,8 @@ Status OutputStats::add(const std::string& name, const ir::Tensor& reference,
   if (reference.dims() != candidate.dims()) {
     return bad_input("output '", name, "': shapes differ between the models");
   }
-  MIXQ_ASSIGN_OR_RETURN(auto r, as_doubles("output '" + name + "'", reference));
-  MIXQ_ASSIGN_OR_RETURN(auto c, as_doubles("output '" + name + "'", candidate));
+  MIXQ_ASSIGN_OR_RETURN(auto r, analysis::tensor_as_doubles("output '" + name + "'", reference));
+  MIXQ_ASSIGN_OR_RETURN(auto c, analysis::tensor_as_doubles("output '" + name + "'", candidate));
   for (size_t i = 0; i < r.size(); ++i) {
     const double e = r[i] - c[i];
     signal += r[i] * r[i];
@@ -69,7 +35,7 @@ Status OutputStats::add(const std::string& name, const ir::Tensor& reference,
   if (cols > 0) {
     const size_t n = r.size() / cols;
     for (size_t i = 0; i < n; ++i) {
-      agree += argmax(&r[i * cols], cols) == argmax(&c[i * cols], cols);
+      agree += analysis::argmax_of(&r[i * cols], cols) == analysis::argmax_of(&c[i * cols], cols);
     }
     rows += static_cast<int64_t>(n);
   }
@@ -89,8 +55,8 @@ double OutputStats::top1_percent() const {
 }
 
 Status TaskStats::add_accuracy(const ir::Tensor& logits, const ir::Tensor& labels) {
-  MIXQ_ASSIGN_OR_RETURN(auto x, as_doubles("logits", logits));
-  MIXQ_ASSIGN_OR_RETURN(auto y, as_indexes("labels", labels));
+  MIXQ_ASSIGN_OR_RETURN(auto x, analysis::tensor_as_doubles("logits", logits));
+  MIXQ_ASSIGN_OR_RETURN(auto y, analysis::tensor_as_indexes("labels", labels));
   const size_t cols = columns(logits);
   const size_t n = cols == 0 ? 0 : x.size() / cols;
   if (n != y.size() || n == 0) {
@@ -101,15 +67,15 @@ Status TaskStats::add_accuracy(const ir::Tensor& logits, const ir::Tensor& label
       return bad_input("labels: class ", y[i], " at row ", rows + int64_t(i), " is outside [0, ",
                        cols, ")");
     }
-    right += int64_t(argmax(&x[i * cols], cols)) == y[i];
+    right += int64_t(analysis::argmax_of(&x[i * cols], cols)) == y[i];
   }
   rows += static_cast<int64_t>(n);
   return Status::ok_status();
 }
 
 Status TaskStats::add_nll(const ir::Tensor& logits, const ir::Tensor& targets) {
-  MIXQ_ASSIGN_OR_RETURN(auto x, as_doubles("logits", logits));
-  MIXQ_ASSIGN_OR_RETURN(auto y, as_indexes("targets", targets));
+  MIXQ_ASSIGN_OR_RETURN(auto x, analysis::tensor_as_doubles("logits", logits));
+  MIXQ_ASSIGN_OR_RETURN(auto y, analysis::tensor_as_indexes("targets", targets));
   const size_t cols = columns(logits);
   const size_t n = cols == 0 ? 0 : x.size() / cols;
   if (n != y.size() || n == 0) {

@@ -19,13 +19,6 @@ namespace {
 using json = nlohmann::ordered_json;
 using quant::Precision;
 
-Status write_json(const std::filesystem::path& path, const json& j) {
-  const std::string text = j.dump(2) + "\n";
-  MIXQ_ASSIGN_OR_RETURN(auto f, AtomicFile::create(path));
-  MIXQ_RETURN_IF_ERROR(f->write(text.data(), text.size()));
-  return f->commit();
-}
-
 }  // namespace
 
 Expected<ConvertResult> convert_auto(const std::filesystem::path& model_path,
@@ -56,7 +49,7 @@ Expected<ConvertResult> convert_auto(const std::filesystem::path& model_path,
     co.threads = o.threads;
     co.progress = o.progress;
     MIXQ_ASSIGN_OR_RETURN(auto ranges, calibrate(model_path, o.data, co));
-    MIXQ_RETURN_IF_ERROR(write_json(ao.ranges_out, ranges));
+    MIXQ_RETURN_IF_ERROR(write_file_atomic(ao.ranges_out, ranges.dump(2) + "\n"));
     ranges_path = ao.ranges_out;
   }
 

@@ -32,9 +32,7 @@ std::optional<Metric> parse_metric(const std::string& name) {
   return std::nullopt;
 }
 
-namespace {
-
-Expected<std::vector<double>> as_doubles(const std::string& what, const ir::Tensor& t) {
+Expected<std::vector<double>> tensor_as_doubles(const std::string& what, const ir::Tensor& t) {
   const auto n = static_cast<size_t>(t.numel());
   std::vector<double> v(n);
   if (t.dtype() == DType::kFloat32) {
@@ -47,7 +45,7 @@ Expected<std::vector<double>> as_doubles(const std::string& what, const ir::Tens
   return v;
 }
 
-Expected<std::vector<int64_t>> as_indexes(const std::string& what, const ir::Tensor& t) {
+Expected<std::vector<int64_t>> tensor_as_indexes(const std::string& what, const ir::Tensor& t) {
   const auto n = static_cast<size_t>(t.numel());
   std::vector<int64_t> v(n);
   if (t.dtype() == DType::kInt64) {
@@ -60,7 +58,7 @@ Expected<std::vector<int64_t>> as_indexes(const std::string& what, const ir::Ten
   return v;
 }
 
-size_t argmax(const double* row, size_t n) {
+size_t argmax_of(const double* row, size_t n) {
   size_t best = 0;
   for (size_t i = 1; i < n; ++i) {
     if (row[i] > row[best]) best = i;
@@ -68,15 +66,13 @@ size_t argmax(const double* row, size_t n) {
   return best;
 }
 
-}  // namespace
-
 Expected<OutputComparison> compare_outputs(const std::string& name, const ir::Tensor& reference,
                                            const ir::Tensor& candidate) {
   if (reference.dims() != candidate.dims()) {
     return bad_input("output '", name, "': shapes differ between the models");
   }
-  MIXQ_ASSIGN_OR_RETURN(auto r, as_doubles("output '" + name + "'", reference));
-  MIXQ_ASSIGN_OR_RETURN(auto c, as_doubles("output '" + name + "'", candidate));
+  MIXQ_ASSIGN_OR_RETURN(auto r, tensor_as_doubles("output '" + name + "'", reference));
+  MIXQ_ASSIGN_OR_RETURN(auto c, tensor_as_doubles("output '" + name + "'", candidate));
   OutputComparison out;
   out.name = name;
   out.elements = static_cast<int64_t>(r.size());
@@ -98,7 +94,7 @@ Expected<OutputComparison> compare_outputs(const std::string& name, const ir::Te
     const size_t rows = r.size() / cols;
     int64_t agree = 0;
     for (size_t i = 0; i < rows; ++i) {
-      agree += argmax(&r[i * cols], cols) == argmax(&c[i * cols], cols);
+      agree += argmax_of(&r[i * cols], cols) == argmax_of(&c[i * cols], cols);
     }
     out.rows = static_cast<int64_t>(rows);
     out.top1_agreement = rows == 0 ? 100.0 : 100.0 * double(agree) / double(rows);
@@ -107,8 +103,8 @@ Expected<OutputComparison> compare_outputs(const std::string& name, const ir::Te
 }
 
 Expected<double> accuracy(const ir::Tensor& logits, const ir::Tensor& labels) {
-  MIXQ_ASSIGN_OR_RETURN(auto x, as_doubles("logits", logits));
-  MIXQ_ASSIGN_OR_RETURN(auto y, as_indexes("labels", labels));
+  MIXQ_ASSIGN_OR_RETURN(auto x, tensor_as_doubles("logits", logits));
+  MIXQ_ASSIGN_OR_RETURN(auto y, tensor_as_indexes("labels", labels));
   const size_t cols = logits.rank() == 0 ? 1 : static_cast<size_t>(logits.dims().back());
   const size_t rows = cols == 0 ? 0 : x.size() / cols;
   if (rows != y.size() || rows == 0) {
@@ -121,14 +117,14 @@ Expected<double> accuracy(const ir::Tensor& logits, const ir::Tensor& labels) {
     if (y[i] < 0 || size_t(y[i]) >= cols) {
       return bad_input("labels: class ", y[i], " at row ", i, " is outside [0, ", cols, ")");
     }
-    right += int64_t(argmax(&x[i * cols], cols)) == y[i];
+    right += int64_t(argmax_of(&x[i * cols], cols)) == y[i];
   }
   return 100.0 * double(right) / double(rows);
 }
 
 Expected<double> perplexity(const ir::Tensor& logits, const ir::Tensor& targets) {
-  MIXQ_ASSIGN_OR_RETURN(auto x, as_doubles("logits", logits));
-  MIXQ_ASSIGN_OR_RETURN(auto y, as_indexes("targets", targets));
+  MIXQ_ASSIGN_OR_RETURN(auto x, tensor_as_doubles("logits", logits));
+  MIXQ_ASSIGN_OR_RETURN(auto y, tensor_as_indexes("targets", targets));
   const size_t cols = logits.rank() == 0 ? 1 : static_cast<size_t>(logits.dims().back());
   const size_t rows = cols == 0 ? 0 : x.size() / cols;
   if (rows != y.size() || rows == 0) {

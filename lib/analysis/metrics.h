@@ -38,6 +38,13 @@ struct OutputComparison {
   int64_t rows = 0;
 };
 
+// A float32 or float16 tensor's values in float64 (bad input naming `what` for other types).
+Expected<std::vector<double>> tensor_as_doubles(const std::string& what, const ir::Tensor& t);
+// An int64 or int32 tensor's values as class indexes (bad input naming `what` otherwise).
+Expected<std::vector<int64_t>> tensor_as_indexes(const std::string& what, const ir::Tensor& t);
+// The first index of the largest of row[0, n).
+size_t argmax_of(const double* row, size_t n);
+
 // Compares float tensors of the same shape (float32 or float16). Refuses (bad input) others.
 Expected<OutputComparison> compare_outputs(const std::string& name, const ir::Tensor& reference,
                                            const ir::Tensor& candidate);

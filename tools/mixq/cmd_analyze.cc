@@ -24,12 +24,6 @@ struct AnalyzeCliOptions {
   bool quiet = false;
 };
 
-Status write_text(const std::string& path, const std::string& text) {
-  MIXQ_ASSIGN_OR_RETURN(auto f, AtomicFile::create(path));
-  MIXQ_RETURN_IF_ERROR(f->write(text.data(), text.size()));
-  return f->commit();
-}
-
 }  // namespace
 
 Command add_analyze_command(CLI::App& root) {
@@ -105,9 +99,9 @@ Command add_analyze_command(CLI::App& root) {
         auto bar = std::make_shared<ProgressBar>(!opts->quiet && isatty(2));
         ao.progress = [bar](int64_t done, int64_t total) { bar->update(done, total); };
         MIXQ_ASSIGN_OR_RETURN(auto sens, calib::analyze(opts->model, ao));
-        MIXQ_RETURN_IF_ERROR(write_text(opts->out, sens.dump(2) + "\n"));
+        MIXQ_RETURN_IF_ERROR(write_file_atomic(opts->out, sens.dump(2) + "\n"));
         if (!opts->html.empty()) {
-          MIXQ_RETURN_IF_ERROR(write_text(opts->html, report::sensitivity_html(sens)));
+          MIXQ_RETURN_IF_ERROR(write_file_atomic(opts->html, report::sensitivity_html(sens)));
         }
         if (!opts->quiet) std::cout << report::sensitivity_table(sens);
         std::cout << "wrote " << opts->out << (opts->html.empty() ? "" : " and " + opts->html)

@@ -34,19 +34,6 @@ std::string next_to_output(const ConvertCliOptions& o, const std::string& suffix
   return (p.parent_path() / p.stem()).string() + suffix;
 }
 
-Status write_text(const std::string& path, const std::string& text) {
-  MIXQ_ASSIGN_OR_RETURN(auto f, AtomicFile::create(path));
-  MIXQ_RETURN_IF_ERROR(f->write(text.data(), text.size()));
-  return f->commit();
-}
-
-Status write_json(const std::string& path, const nlohmann::ordered_json& j) {
-  const std::string text = j.dump(2) + "\n";
-  MIXQ_ASSIGN_OR_RETURN(auto f, AtomicFile::create(path));
-  MIXQ_RETURN_IF_ERROR(f->write(text.data(), text.size()));
-  return f->commit();
-}
-
 std::string number(const nlohmann::ordered_json& v, const char* fmt) {
   if (v.is_null()) return "inf";
   char buf[64];
@@ -257,16 +244,16 @@ Command add_convert_command(CLI::App& root) {
         } else {
           MIXQ_ASSIGN_OR_RETURN(result, calib::convert(opts->model, opts->out, co));
         }
-        MIXQ_RETURN_IF_ERROR(write_json(report, result.report));
-        MIXQ_RETURN_IF_ERROR(write_json(plan_out, result.plan));
+        MIXQ_RETURN_IF_ERROR(write_file_atomic(report, result.report.dump(2) + "\n"));
+        MIXQ_RETURN_IF_ERROR(write_file_atomic(plan_out, result.plan.dump(2) + "\n"));
         // The same report for people, next to the JSON: REPORT.md and REPORT.html.
         const std::string stem = report.size() > 5 && report.ends_with(".json")
                                      ? report.substr(0, report.size() - 5)
                                      : report;
         MIXQ_RETURN_IF_ERROR(
-            write_text(stem + ".md", report::convert_report_markdown(result.report)));
+            write_file_atomic(stem + ".md", report::convert_report_markdown(result.report)));
         MIXQ_RETURN_IF_ERROR(
-            write_text(stem + ".html", report::convert_report_html(result.report)));
+            write_file_atomic(stem + ".html", report::convert_report_html(result.report)));
         // The validation bundle, paths relative to its folder so that the outputs can move
         // together to a GPU runner.
         const std::string bundle_path = next_to_output(*opts, ".validate.json");
@@ -276,7 +263,7 @@ Command add_convert_command(CLI::App& root) {
           bundle[k]["path"] =
               std::filesystem::relative(bundle[k]["path"].get<std::string>(), here).string();
         }
-        MIXQ_RETURN_IF_ERROR(write_json(bundle_path, bundle));
+        MIXQ_RETURN_IF_ERROR(write_file_atomic(bundle_path, bundle.dump(2) + "\n"));
         if (!opts->quiet) print_summary(result.report);
         std::cout << "wrote " << opts->out << ", " << report << " (+ .md, .html), " << plan_out
                   << " and " << bundle_path << "\n";

@@ -54,12 +54,6 @@ std::string markdown(const nlohmann::ordered_json& r) {
   return md;
 }
 
-Status write_text(const std::string& path, const std::string& text) {
-  MIXQ_ASSIGN_OR_RETURN(auto f, AtomicFile::create(path));
-  MIXQ_RETURN_IF_ERROR(f->write(text.data(), text.size()));
-  return f->commit();
-}
-
 }  // namespace
 
 Command add_validate_command(CLI::App& root) {
@@ -116,10 +110,10 @@ Command add_validate_command(CLI::App& root) {
         MIXQ_ASSIGN_OR_RETURN(auto result, calib::validate_on_cpu(vo));
         const std::string md = markdown(result.report);
         if (!opts->report.empty()) {
-          MIXQ_RETURN_IF_ERROR(write_text(opts->report, result.report.dump(2) + "\n"));
+          MIXQ_RETURN_IF_ERROR(write_file_atomic(opts->report, result.report.dump(2) + "\n"));
           std::string stem = opts->report;
           if (stem.ends_with(".json")) stem.resize(stem.size() - 5);
-          MIXQ_RETURN_IF_ERROR(write_text(stem + ".md", md));
+          MIXQ_RETURN_IF_ERROR(write_file_atomic(stem + ".md", md));
         }
         std::cout << md;
         if (!result.budget_met) {
