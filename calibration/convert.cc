@@ -264,6 +264,14 @@ Expected<ConvertResult> convert(const std::filesystem::path& model_path,
       }
     }
   }
+  // The layers' tensors whose dims the verification records for the cost estimate, named as in
+  // the original model (the FP16 rewrite renames the region's values).
+  std::set<std::string> wanted_dims;
+  for (const auto& t : targets) {
+    for (const ir::Value* v : {t.node->input(0), t.node->input(1), t.node->output(0)}) {
+      if (v != nullptr) wanted_dims.insert(v->name());
+    }
+  }
   std::set<Precision> used;
   for (const auto& t : targets) used.insert(t.precision);
   const bool quantized = used.count(Precision::kInt8) || used.count(Precision::kFp8);
@@ -362,12 +370,6 @@ Expected<ConvertResult> convert(const std::filesystem::path& model_path,
     MIXQ_RETURN_IF_ERROR(quant::strip_qdq(*reference, ignored));
   }
   MIXQ_ASSIGN_OR_RETURN(auto written, onnx::load_model(out_path));
-  std::set<std::string> wanted_dims;
-  for (const auto& t : targets) {
-    for (const ir::Value* v : {t.node->input(0), t.node->input(1), t.node->output(0)}) {
-      if (v != nullptr) wanted_dims.insert(v->name());
-    }
-  }
   VerifyOptions vo;
   vo.threads = o.threads;
   vo.metric = o.metric;

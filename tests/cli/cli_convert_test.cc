@@ -178,6 +178,12 @@ TEST(CliConvert, WritesMarkdownAndSelfContainedHtmlWithTheEstimate) {
     EXPECT_NE(md.find(l["name"].get<std::string>()), std::string::npos) << l["name"];
     EXPECT_NE(html.find(l["name"].get<std::string>()), std::string::npos) << l["name"];
   }
+  // The FP16 rewrite renames the layers' tensors: the estimate still sees their shapes.
+  r = convert("digits_cnn", "fp16", dir / "h.onnx");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto h = read_json(dir / "h.report.json");
+  EXPECT_EQ(h["layers"][0]["flops"].get<double>(), 2.0 * 500 * 16 * 8 * 8 * 9);
+  EXPECT_EQ(h["estimate"]["time_us"]["fp32"], e["time_us"]["fp32"]);
   // --target picks another profile; an unknown one is a usage error.
   r = convert("digits_cnn", "int8", dir / "a.onnx", {"--target", "a100"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
