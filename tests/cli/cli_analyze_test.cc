@@ -17,18 +17,15 @@ namespace {
 using testing::run_mixq;
 using testing::TempDir;
 
-std::string sample(const std::string& name, const std::string& file) {
-  return std::string(MIXQ_SOURCE_DIR) + "/samples/" + name + "/" + file;
-}
-
 nlohmann::json read_json(const std::filesystem::path& p) {
   return nlohmann::json::parse(testing::read_bytes(p), nullptr, false);
 }
 
 testing::RunResult analyze(const std::filesystem::path& out, std::vector<std::string> extra = {}) {
-  std::vector<std::string> args = {
-      "analyze", sample("digits_cnn", "model.onnx"), "--data", sample("digits_cnn", "calib.npz"),
-      "--eval",  sample("digits_cnn", "eval.npz"),   "-o",     out.string()};
+  std::vector<std::string> args = {"analyze", testing::sample_file("digits_cnn", "model.onnx"),
+                                   "--data",  testing::sample_file("digits_cnn", "calib.npz"),
+                                   "--eval",  testing::sample_file("digits_cnn", "eval.npz"),
+                                   "-o",      out.string()};
   args.insert(args.end(), extra.begin(), extra.end());
   return run_mixq(args);
 }
@@ -118,11 +115,12 @@ TEST(CliAnalyze, LayersAndMaxLayersNarrowTheAnalysis) {
 
 TEST(CliAnalyze, RejectsMissingData) {
   TempDir dir;
-  auto r = run_mixq({"analyze", sample("digits_cnn", "model.onnx"), "--eval",
-                     sample("digits_cnn", "eval.npz"), "-o", (dir / "s.json").string()});
+  auto r =
+      run_mixq({"analyze", testing::sample_file("digits_cnn", "model.onnx"), "--eval",
+                testing::sample_file("digits_cnn", "eval.npz"), "-o", (dir / "s.json").string()});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("--data"), std::string::npos) << r.err;
-  r = run_mixq({"analyze", sample("digits_cnn", "model.onnx"), "--data",
+  r = run_mixq({"analyze", testing::sample_file("digits_cnn", "model.onnx"), "--data",
                 (dir / "missing.npz").string(), "-o", (dir / "s.json").string()});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_FALSE(std::filesystem::exists(dir / "s.json"));
@@ -139,12 +137,14 @@ TEST(CliAnalyze, RejectsBadFormats) {
 
 TEST(CliAnalyze, RejectsRangesOfAnotherModel) {
   TempDir dir;
-  auto c = run_mixq({"calibrate", sample("digits_mobile", "model.onnx"), "--data",
-                     sample("digits_mobile", "calib.npz"), "-o", (dir / "r.json").string()});
+  auto c = run_mixq({"calibrate", testing::sample_file("digits_mobile", "model.onnx"), "--data",
+                     testing::sample_file("digits_mobile", "calib.npz"), "-o",
+                     (dir / "r.json").string()});
   ASSERT_EQ(c.exit_code, 0) << c.err;
-  auto r = run_mixq({"analyze", sample("digits_cnn", "model.onnx"), "--ranges",
-                     (dir / "r.json").string(), "--eval", sample("digits_cnn", "eval.npz"), "-o",
-                     (dir / "s.json").string()});
+  auto r =
+      run_mixq({"analyze", testing::sample_file("digits_cnn", "model.onnx"), "--ranges",
+                (dir / "r.json").string(), "--eval", testing::sample_file("digits_cnn", "eval.npz"),
+                "-o", (dir / "s.json").string()});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("SHA-256"), std::string::npos) << r.err;
 }

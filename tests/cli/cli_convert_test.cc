@@ -22,10 +22,6 @@ namespace {
 using testing::run_mixq;
 using testing::TempDir;
 
-std::string sample(const std::string& name, const std::string& file) {
-  return std::string(MIXQ_SOURCE_DIR) + "/samples/" + name + "/" + file;
-}
-
 nlohmann::json read_json(const std::filesystem::path& p) {
   return nlohmann::json::parse(testing::read_bytes(p), nullptr, false);
 }
@@ -41,9 +37,9 @@ std::map<std::string, int> op_counts(const std::filesystem::path& model) {
 
 testing::RunResult convert(const std::string& name, const std::string& precision,
                            const std::filesystem::path& out, std::vector<std::string> extra = {}) {
-  std::vector<std::string> args = {"convert",     sample(name, "model.onnx"),
-                                   "--data",      sample(name, "calib.npz"),
-                                   "--eval",      sample(name, "eval.npz"),
+  std::vector<std::string> args = {"convert",     testing::sample_file(name, "model.onnx"),
+                                   "--data",      testing::sample_file(name, "calib.npz"),
+                                   "--eval",      testing::sample_file(name, "eval.npz"),
                                    "--precision", precision,
                                    "-o",          out.string(),
                                    "--quiet"};
@@ -109,23 +105,23 @@ TEST(CliConvert, OutputIsBitIdenticalAcrossRunsAndThreadCounts) {
 
 TEST(CliConvert, ReusesRangesJsonAndRefusesOneMadeForAnotherModel) {
   TempDir dir;
-  const auto model = sample("digits_cnn", "model.onnx");
-  auto c = run_mixq({"calibrate", model, "--data", sample("digits_cnn", "calib.npz"), "-o",
-                     (dir / "ranges.json").string()});
+  const auto model = testing::sample_file("digits_cnn", "model.onnx");
+  auto c = run_mixq({"calibrate", model, "--data", testing::sample_file("digits_cnn", "calib.npz"),
+                     "-o", (dir / "ranges.json").string()});
   ASSERT_EQ(c.exit_code, 0) << c.err;
   ASSERT_EQ(convert("digits_cnn", "int8", dir / "calibrated.onnx").exit_code, 0);
   auto r = run_mixq({"convert", model, "--ranges", (dir / "ranges.json").string(), "--eval",
-                     sample("digits_cnn", "eval.npz"), "--precision", "int8", "-o",
+                     testing::sample_file("digits_cnn", "eval.npz"), "--precision", "int8", "-o",
                      (dir / "reused.onnx").string(), "--quiet"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(testing::read_bytes(dir / "reused.onnx"), testing::read_bytes(dir / "calibrated.onnx"));
   EXPECT_EQ(read_json(dir / "reused.report.json")["data"]["ranges"],
             (dir / "ranges.json").string());
   // The same ranges against another model: refused, naming both hashes.
-  auto other =
-      run_mixq({"convert", sample("digits_mobile", "model.onnx"), "--ranges",
-                (dir / "ranges.json").string(), "--eval", sample("digits_mobile", "eval.npz"),
-                "--precision", "int8", "-o", (dir / "other.onnx").string()});
+  auto other = run_mixq({"convert", testing::sample_file("digits_mobile", "model.onnx"), "--ranges",
+                         (dir / "ranges.json").string(), "--eval",
+                         testing::sample_file("digits_mobile", "eval.npz"), "--precision", "int8",
+                         "-o", (dir / "other.onnx").string()});
   EXPECT_EQ(other.exit_code, 2) << other.err;
   EXPECT_NE(other.err.find("SHA-256"), std::string::npos) << other.err;
   EXPECT_FALSE(std::filesystem::exists(dir / "other.onnx"));
@@ -203,9 +199,9 @@ TEST(CliConvert, ExcludeWeightsOnlyAndExternalData) {
   EXPECT_EQ(op_counts(dir / "ex.onnx").at("QuantizeLinear"), 3);
 
   // Weights only: no calibration data needed, no activation Q/DQ.
-  r = run_mixq({"convert", sample("digits_cnn", "model.onnx"), "--weights-only", "--eval",
-                sample("digits_cnn", "eval.npz"), "--precision", "int8", "-o",
-                (dir / "w.onnx").string(), "--quiet"});
+  r = run_mixq({"convert", testing::sample_file("digits_cnn", "model.onnx"), "--weights-only",
+                "--eval", testing::sample_file("digits_cnn", "eval.npz"), "--precision", "int8",
+                "-o", (dir / "w.onnx").string(), "--quiet"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto ops = op_counts(dir / "w.onnx");
   EXPECT_EQ(ops.count("QuantizeLinear"), 0u);
@@ -240,9 +236,10 @@ TEST(CliConvert, OverridesMixFormatsAndPlanJsonReplaysExactly) {
   EXPECT_GE(ops.at("Cast"), 2);
   EXPECT_EQ(read_json(dir / "mixed.report.json")["layer_counts"]["fp16"], 2);
   // Replaying the written plan gives the same bytes.
-  r = run_mixq({"convert", sample("digits_cnn", "model.onnx"), "--data",
-                sample("digits_cnn", "calib.npz"), "--eval", sample("digits_cnn", "eval.npz"),
-                "--plan", (dir / "mixed.plan.json").string(), "-o", (dir / "replay.onnx").string(),
+  r = run_mixq({"convert", testing::sample_file("digits_cnn", "model.onnx"), "--data",
+                testing::sample_file("digits_cnn", "calib.npz"), "--eval",
+                testing::sample_file("digits_cnn", "eval.npz"), "--plan",
+                (dir / "mixed.plan.json").string(), "-o", (dir / "replay.onnx").string(),
                 "--quiet"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(testing::read_bytes(dir / "replay.onnx"), testing::read_bytes(dir / "mixed.onnx"));
@@ -250,10 +247,10 @@ TEST(CliConvert, OverridesMixFormatsAndPlanJsonReplaysExactly) {
   plan["layers"][1]["precision"] = "int8";
   plan["layers"].erase(4);
   testing::write_bytes(dir / "edited.json", plan.dump());
-  r = run_mixq({"convert", sample("digits_cnn", "model.onnx"), "--data",
-                sample("digits_cnn", "calib.npz"), "--eval", sample("digits_cnn", "eval.npz"),
-                "--plan", (dir / "edited.json").string(), "-o", (dir / "edited.onnx").string(),
-                "--quiet"});
+  r = run_mixq({"convert", testing::sample_file("digits_cnn", "model.onnx"), "--data",
+                testing::sample_file("digits_cnn", "calib.npz"), "--eval",
+                testing::sample_file("digits_cnn", "eval.npz"), "--plan",
+                (dir / "edited.json").string(), "-o", (dir / "edited.onnx").string(), "--quiet"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto counts = read_json(dir / "edited.report.json")["layer_counts"];
   EXPECT_EQ(counts["int8"], 2);
@@ -263,9 +260,9 @@ TEST(CliConvert, OverridesMixFormatsAndPlanJsonReplaysExactly) {
   // A plan naming a layer the model lacks, and malformed overrides.
   plan["layers"][0]["name"] = "no_such_layer";
   testing::write_bytes(dir / "bad.json", plan.dump());
-  r = run_mixq({"convert", sample("digits_cnn", "model.onnx"), "--data",
-                sample("digits_cnn", "calib.npz"), "--plan", (dir / "bad.json").string(), "-o",
-                (dir / "bad.onnx").string()});
+  r = run_mixq({"convert", testing::sample_file("digits_cnn", "model.onnx"), "--data",
+                testing::sample_file("digits_cnn", "calib.npz"), "--plan",
+                (dir / "bad.json").string(), "-o", (dir / "bad.onnx").string()});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("no_such_layer"), std::string::npos) << r.err;
   for (const char* o : {"Conv", "Conv=int3", "(=int8"}) {
@@ -299,9 +296,10 @@ TEST(CliConvert, AutoChoosesAPlanWithinTheBudgetAndItReplays) {
   }
   EXPECT_GT(quantized, 0);
   // The plan replays to the same bytes.
-  r = run_mixq({"convert", sample("digits_cnn", "model.onnx"), "--data",
-                sample("digits_cnn", "calib.npz"), "--eval", sample("digits_cnn", "eval.npz"),
-                "--plan", (dir / "auto.plan.json").string(), "-o", (dir / "replay.onnx").string(),
+  r = run_mixq({"convert", testing::sample_file("digits_cnn", "model.onnx"), "--data",
+                testing::sample_file("digits_cnn", "calib.npz"), "--eval",
+                testing::sample_file("digits_cnn", "eval.npz"), "--plan",
+                (dir / "auto.plan.json").string(), "-o", (dir / "replay.onnx").string(),
                 "--quiet"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(testing::read_bytes(dir / "replay.onnx"), testing::read_bytes(dir / "auto.onnx"));
@@ -317,8 +315,9 @@ TEST(CliConvert, RequantizesAModelThatAlreadyHoldsQdq) {
   TempDir dir;
   ASSERT_EQ(convert("digits_cnn", "int8", dir / "q.onnx").exit_code, 0);
   auto r = run_mixq({"convert", (dir / "q.onnx").string(), "--requantize", "--data",
-                     sample("digits_cnn", "calib.npz"), "--eval", sample("digits_cnn", "eval.npz"),
-                     "--precision", "fp8", "-o", (dir / "re.onnx").string(), "--quiet"});
+                     testing::sample_file("digits_cnn", "calib.npz"), "--eval",
+                     testing::sample_file("digits_cnn", "eval.npz"), "--precision", "fp8", "-o",
+                     (dir / "re.onnx").string(), "--quiet"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   // The old pairs are folded away, not stacked: one Q per layer, one DQ per weight and per Q.
   const auto ops = op_counts(dir / "re.onnx");
@@ -369,35 +368,36 @@ TEST(CliConvert, rejects_ops_the_rewrite_cannot_handle_with_exit_3_naming_them) 
 
 TEST(CliConvert, rejects_bad_input_with_documented_codes_and_leaves_the_model_untouched) {
   TempDir dir;
-  const auto model = sample("digits_cnn", "model.onnx");
+  const auto model = testing::sample_file("digits_cnn", "model.onnx");
   const std::string before = testing::read_bytes(model);
   const auto mtime = std::filesystem::last_write_time(model);
   // OUT equal to MODEL: usage error, nothing written.
-  auto r = run_mixq({"convert", model, "--data", sample("digits_cnn", "calib.npz"), "--precision",
-                     "int8", "-o", model});
+  auto r = run_mixq({"convert", model, "--data", testing::sample_file("digits_cnn", "calib.npz"),
+                     "--precision", "int8", "-o", model});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   // No calibration data and no --weights-only: bad input that explains the choice.
-  r = run_mixq({"convert", model, "--eval", sample("digits_cnn", "eval.npz"), "--precision", "int8",
-                "-o", (dir / "a.onnx").string()});
+  r = run_mixq({"convert", model, "--eval", testing::sample_file("digits_cnn", "eval.npz"),
+                "--precision", "int8", "-o", (dir / "a.onnx").string()});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("--weights-only"), std::string::npos) << r.err;
   // Data for another model: names the missing input.
-  r = run_mixq({"convert", sample("tinygpt", "model.onnx"), "--data",
-                sample("digits_cnn", "calib.npz"), "--precision", "fp8", "-o",
+  r = run_mixq({"convert", testing::sample_file("tinygpt", "model.onnx"), "--data",
+                testing::sample_file("digits_cnn", "calib.npz"), "--precision", "fp8", "-o",
                 (dir / "b.onnx").string()});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("ids"), std::string::npos) << r.err;
   // A model that already holds Q/DQ nodes.
   ASSERT_EQ(convert("digits_cnn", "int8", dir / "q.onnx").exit_code, 0);
-  r = run_mixq({"convert", (dir / "q.onnx").string(), "--data", sample("digits_cnn", "calib.npz"),
-                "--precision", "int8", "-o", (dir / "qq.onnx").string()});
+  r = run_mixq({"convert", (dir / "q.onnx").string(), "--data",
+                testing::sample_file("digits_cnn", "calib.npz"), "--precision", "int8", "-o",
+                (dir / "qq.onnx").string()});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("--requantize"), std::string::npos) << r.err;
   // Unknown precision, missing model.
   r = run_mixq({"convert", model, "--precision", "int4", "-o", (dir / "c.onnx").string()});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   r = run_mixq({"convert", (dir / "missing.onnx").string(), "--weights-only", "--eval",
-                sample("digits_cnn", "eval.npz"), "--precision", "int8", "-o",
+                testing::sample_file("digits_cnn", "eval.npz"), "--precision", "int8", "-o",
                 (dir / "d.onnx").string()});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("missing.onnx"), std::string::npos) << r.err;

@@ -16,14 +16,11 @@ namespace {
 using testing::run_mixq;
 using testing::TempDir;
 
-std::string sample(const std::string& file) {
-  return std::string(MIXQ_SOURCE_DIR) + "/samples/digits_cnn/" + file;
-}
-
 void convert_to(const std::filesystem::path& out) {
-  auto r = run_mixq({"convert", sample("model.onnx"), "--data", sample("calib.npz"), "--eval",
-                     sample("eval.npz"), "--precision", "int8", "-o", out.string(), "--metric",
-                     "accuracy", "--max-drop", "1", "--quiet"});
+  auto r = run_mixq({"convert", testing::sample_file("digits_cnn", "model.onnx"), "--data",
+                     testing::sample_file("digits_cnn", "calib.npz"), "--eval",
+                     testing::sample_file("digits_cnn", "eval.npz"), "--precision", "int8", "-o",
+                     out.string(), "--metric", "accuracy", "--max-drop", "1", "--quiet"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
 }
 
@@ -54,7 +51,8 @@ TEST(CliValidate, ExplicitFlagsAndTheBudgetGate) {
   TempDir dir;
   convert_to(dir / "q.onnx");
   auto r = run_mixq({"validate", "--model", (dir / "q.onnx").string(), "--reference",
-                     sample("model.onnx"), "--data", sample("eval.npz"), "--metric", "top1",
+                     testing::sample_file("digits_cnn", "model.onnx"), "--data",
+                     testing::sample_file("digits_cnn", "eval.npz"), "--metric", "top1",
                      "--max-drop", "5", "--device", "cpu", "--iters", "1"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   r = run_mixq({"validate", (dir / "q.validate.json").string(), "--metric", "cosine", "--max-drop",

@@ -28,10 +28,6 @@ namespace {
 using testing::run_mixq;
 using testing::TempDir;
 
-std::string sample(const std::string& name, const std::string& file) {
-  return std::string(MIXQ_SOURCE_DIR) + "/samples/" + name + "/" + file;
-}
-
 TEST(ConvertOracle, OnnxCheckerAndOnnxRuntimeAcceptEveryConvertedSample) {
   const std::filesystem::path python = MIXQ_PYTHON;
   if (!std::filesystem::exists(python)) {
@@ -42,19 +38,21 @@ TEST(ConvertOracle, OnnxCheckerAndOnnxRuntimeAcceptEveryConvertedSample) {
     for (const std::string p : {"fp8", "int8", "fp16"}) {
       const std::string tag = name + "_" + p;
       const auto out = dir / (tag + ".onnx");
-      auto r = run_mixq({"convert", sample(name, "model.onnx"), "--data", sample(name, "calib.npz"),
-                         "--eval", sample(name, "eval.npz"), "--precision", p, "-o", out.string(),
-                         "--quiet"});
+      auto r = run_mixq({"convert", testing::sample_file(name, "model.onnx"), "--data",
+                         testing::sample_file(name, "calib.npz"), "--eval",
+                         testing::sample_file(name, "eval.npz"), "--precision", p, "-o",
+                         out.string(), "--quiet"});
       ASSERT_EQ(r.exit_code, 0) << tag << ": " << r.err;
       const auto ours = dir / (tag + "_mixq.npz");
-      r = run_mixq({"run", out.string(), "--data", sample(name, "eval.npz"), "-o", ours.string()});
+      r = run_mixq({"run", out.string(), "--data", testing::sample_file(name, "eval.npz"), "-o",
+                    ours.string()});
       ASSERT_EQ(r.exit_code, 0) << tag << ": " << r.err;
       const std::string levels = p == "fp8" ? "disable_all,basic" : "disable_all,basic,extended";
       const auto result = dir / (tag + ".json");
       const std::string cmd = "'" + python.string() + "' '" + MIXQ_SOURCE_DIR +
                               "/tests/oracle/convert_check.py' '" + out.string() + "' '" +
-                              sample(name, "eval.npz") + "' '" + ours.string() + "' " + levels +
-                              " '" + result.string() + "'";
+                              testing::sample_file(name, "eval.npz") + "' '" + ours.string() +
+                              "' " + levels + " '" + result.string() + "'";
       ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
       const auto j = nlohmann::json::parse(testing::read_bytes(result));
       EXPECT_EQ(j["checker"], "ok") << tag;

@@ -10,6 +10,10 @@ namespace mixq::testing {
 
 std::filesystem::path testdata_dir() { return MIXQ_TESTDATA_DIR; }
 
+std::string sample_file(const std::string& sample, const std::string& file) {
+  return (std::filesystem::path(MIXQ_SOURCE_DIR) / "samples" / sample / file).string();
+}
+
 std::filesystem::path fixture(const std::string& name) {
   return std::filesystem::path(MIXQ_SOURCE_DIR) / "tests" / "data" / name;
 }

@@ -14,6 +14,9 @@ std::filesystem::path testdata_dir();
 // A fixture committed under tests/data (written by tests/data/make_fixtures.py).
 std::filesystem::path fixture(const std::string& name);
 
+// A file of a bundled sample: samples/<sample>/<file> in the source tree.
+std::string sample_file(const std::string& sample, const std::string& file);
+
 // Every model.onnx under the test data suites (node, pytorch-converted, pytorch-operator,
 // simple), sorted by path.
 std::vector<std::filesystem::path> testdata_models();
