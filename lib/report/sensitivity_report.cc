@@ -1,5 +1,6 @@
 #include "mixq/report/sensitivity_report.h"
 
+#include "mixq/report/charts.h"
 #include "mixq/report/html_util.h"
 
 #include <algorithm>
@@ -78,7 +79,6 @@ std::string sensitivity_table(const json& s) {
 }
 
 std::string sensitivity_html(const json& s) {
-  static const char* kColors[] = {"#c0392b", "#2471a3", "#229954", "#b9770e"};
   const auto& formats = s["flags"]["formats"];
   const auto& layers = s["layers"];
   std::ostringstream h;
@@ -89,58 +89,40 @@ std::string sensitivity_html(const json& s) {
     << "table{border-collapse:collapse;font-size:13px}\n"
     << "th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}\n"
     << "th{background:#eee;cursor:default}th.name,td.name{text-align:left;font-family:monospace}\n"
-    << "th.sorted::after{content:' \\25BC'}\ntr:nth-child(even){background:#f8f8f8}\n"
-    << ".legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px}\n"
-    << "</style></head><body>\n";
+    << "tr:nth-child(even){background:#f8f8f8}\n"
+    << chart_css() << "</style></head><body>\n";
   h << "<h1>Per-layer sensitivity</h1>\n<p>Model <code>"
     << html_escape(s["model"]["path"].get<std::string>()) << "</code> (SHA-256 <code>"
     << html_escape(s["model"]["sha256"].get<std::string>()) << "</code>). "
     << html_escape(headline(s)) << ". Each row: only that layer quantized, everything else FP32. "
     << "Sorted worst first.</p>\n";
 
-  // The bar chart: one group per layer, one bar per format, length proportional to the drop
-  // (negative drops, i.e. improvements, are drawn as zero-length bars with their value).
-  double vmax = 0;
+  // The bar chart (charts.h): one group per layer, one bar per format.
+  std::vector<std::string> names;
+  for (const auto& f : formats) names.push_back(f.get<std::string>());
+  std::vector<SensitivityRow> rows;
   for (const auto& l : layers) {
-    for (const auto& f : formats) {
-      const auto& d = l["results"][f.get<std::string>()]["drop"];
-      if (!d.is_null()) vmax = std::max(vmax, d.get<double>());
+    SensitivityRow row;
+    row.layer = l["name"].get<std::string>();
+    for (const auto& n : names) {
+      const auto& r = l["results"][n];
+      row.drop.push_back(r["drop"].is_number() ? std::optional<double>(r["drop"].get<double>())
+                                               : std::nullopt);
+      row.layer_sqnr.push_back(r["layer_sqnr_db"].is_number()
+                                   ? std::optional<double>(r["layer_sqnr_db"].get<double>())
+                                   : std::nullopt);
     }
+    rows.push_back(std::move(row));
   }
-  if (vmax <= 0) vmax = 1;
-  const int bar_h = 10, label_w = 260, chart_w = 420;
-  const int group_h = bar_h * static_cast<int>(formats.size()) + 8;
-  const int height = group_h * static_cast<int>(layers.size()) + 30;
-  h << "<h2>Drop per layer and format</h2>\n<p class=\"legend\">";
-  for (size_t i = 0; i < formats.size(); ++i) {
-    h << "<span style=\"background:" << kColors[i % 4] << "\"></span>"
-      << html_escape(formats[i].get<std::string>());
-  }
-  h << "</p>\n<svg width=\"" << label_w + chart_w + 90 << "\" height=\"" << height
-    << "\" font-size=\"11\" font-family=\"monospace\">\n";
-  int y = 10;
-  for (const auto& l : layers) {
-    h << "<text x=\"" << label_w - 6 << "\" y=\"" << y + group_h / 2 + 3
-      << "\" text-anchor=\"end\">" << html_escape(l["name"].get<std::string>()) << "</text>\n";
-    for (size_t i = 0; i < formats.size(); ++i) {
-      const auto& d = l["results"][formats[i].get<std::string>()]["drop"];
-      const double v = d.is_null() ? vmax : d.get<double>();
-      const int w = static_cast<int>(std::lround(std::max(0.0, v) / vmax * chart_w));
-      const int by = y + static_cast<int>(i) * bar_h;
-      h << "<rect x=\"" << label_w << "\" y=\"" << by << "\" width=\"" << w << "\" height=\""
-        << bar_h - 1 << "\" fill=\"" << kColors[i % 4] << "\"/><text x=\"" << label_w + w + 4
-        << "\" y=\"" << by + bar_h - 2 << "\">" << number(d, "%.4g") << "</text>\n";
-    }
-    y += group_h;
-  }
-  h << "</svg>\n";
+  h << "<h2>Drop per layer and format</h2>\n"
+    << sensitivity_bars_svg(names, rows, s["metric"]["unit"].get<std::string>());
 
-  h << "<h2>Table</h2>\n<table>\n<tr><th>#</th><th class=\"name\">layer</th>"
+  h << "<h2>Table</h2>\n<p>Click a column heading to sort.</p>\n<table "
+       "class=\"sortable\">\n<tr><th>#</th><th class=\"name\">layer</th>"
     << "<th class=\"name\">op</th><th class=\"name\">weight shape</th><th>MFLOP</th>";
   for (const auto& f : formats) {
     const std::string n = html_escape(f.get<std::string>());
-    h << "<th" << (&f == &formats[0] ? " class=\"sorted\"" : "") << ">" << n << " drop</th><th>"
-      << n << " layer SQNR dB</th><th>" << n << " KiB</th>";
+    h << "<th>" << n << " drop</th><th>" << n << " layer SQNR dB</th><th>" << n << " KiB</th>";
   }
   h << "</tr>\n";
   int rank = 0;
@@ -160,7 +142,7 @@ std::string sensitivity_html(const json& s) {
     }
     h << "</tr>\n";
   }
-  h << "</table>\n</body></html>\n";
+  h << "</table>\n" << report_script() << "</body></html>\n";
   return h.str();
 }
 

@@ -91,9 +91,15 @@ std::string shell_quote(const std::string& s) {
 }  // namespace
 
 RunResult run_mixq(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {MIXQ_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv);
+}
+
+RunResult run_command(const std::vector<std::string>& argv) {
   TempDir dir;
-  std::string cmd = shell_quote(MIXQ_BINARY);
-  for (const auto& a : args) cmd += " " + shell_quote(a);
+  std::string cmd;
+  for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + shell_quote(a);
   cmd += " >" + shell_quote((dir / "out").string()) + " 2>" + shell_quote((dir / "err").string());
   const int status = std::system(cmd.c_str());
   RunResult r;

@@ -55,4 +55,7 @@ struct RunResult {
 // Runs the mixq binary (path fixed at build time) with `args`, capturing stdout and stderr.
 RunResult run_mixq(const std::vector<std::string>& args);
 
+// Runs any program (argv[0] a path or a name on PATH), capturing stdout and stderr.
+RunResult run_command(const std::vector<std::string>& argv);
+
 }  // namespace mixq::testing
