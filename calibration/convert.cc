@@ -129,8 +129,11 @@ json estimate(json& layers, const std::map<std::string, std::vector<int64_t>>& d
         n.op_type(), get(n.input(0)), get(n.input(1)), get(n.output(0)), tb.ok() && *tb != 0);
     const auto p = quant::parse_precision(l["precision"].get<std::string>());
     const Precision chosen = p.value_or(Precision::kFp32);
+    l["input_shape"] = get(n.input(0));
+    l["output_shape"] = get(n.output(0));
     l["flops"] = shape.flops;
     l["weight_elements"] = shape.weight_elements;
+    l["weight_bytes"] = analysis::layer_bytes(shape, chosen);
     l["estimated_us"] = analysis::layer_time(shape, chosen, device) * 1e6;
     t_plan += analysis::layer_time(shape, chosen, device);
     t32 += analysis::layer_time(shape, Precision::kFp32, device);
@@ -416,7 +419,11 @@ Expected<ConvertResult> convert(const std::filesystem::path& model_path,
       {"exclude", excl},
       {"op_types", types_j},
       {"external_data", o.external_data},
-      {"opset", {{"from", from}, {"to", target}}}};
+      {"opset", {{"from", from}, {"to", target}}},
+      {"target", device->name}};
+  // mixq draws no random numbers (data is read in file order, no sampling): no seeds to record.
+  // The field is kept so a randomized step added later has its place.
+  r["seeds"] = json::object();
   json plan_layers = json::array();
   for (const auto& l : layers) {
     plan_layers.push_back({{"name", l["name"]},

@@ -1,4 +1,7 @@
 // --precision auto: sensitivity, plan search, convert and verify in rounds (convert.h).
+#include <algorithm>
+#include <cmath>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -18,6 +21,63 @@ namespace {
 
 using json = nlohmann::ordered_json;
 using quant::Precision;
+
+// The plans the search offers across budgets (the predicted frontier: for each budget the
+// cheapest plan whose summed drop fits), and the uniform choices, for the report's metric-vs-
+// cost chart. Budgets: 0, then halvings of the largest possible summed drop, then even steps.
+json plan_candidates(
+    const std::vector<analysis::LayerChoices>& choices,
+    const std::function<std::map<std::string, int>(const std::vector<size_t>&)>& counts_of) {
+  json out = json::array();
+  double most = 0;
+  for (const auto& c : choices) {
+    double worst = 0;
+    for (const auto& o : c.options) worst = std::max(worst, o.drop);
+    most += worst;
+  }
+  std::vector<double> budgets = {0.0};
+  for (int k = 20; k >= 0; --k) budgets.push_back(std::ldexp(most, -k));
+  for (int k = 1; k < 16; ++k) budgets.push_back(most * k / 16);
+  std::sort(budgets.begin(), budgets.end());
+  std::set<std::vector<size_t>> seen;
+  for (double b : budgets) {
+    auto c = analysis::search_plan(choices, b);
+    if (!c.ok() || !seen.insert(c->option).second) continue;
+    out.push_back({{"kind", "frontier"},
+                   {"budget", b},
+                   {"predicted_drop", c->predicted_drop},
+                   {"cost", c->cost},
+                   {"layer_counts", counts_of(c->option)}});
+  }
+  // Uniform choices: every layer in one format (FP32 included), where every layer offers it.
+  std::vector<Precision> formats = {Precision::kFp32};
+  for (const auto& c : choices) {
+    for (const auto& o : c.options) {
+      if (std::find(formats.begin(), formats.end(), o.precision) == formats.end()) {
+        formats.push_back(o.precision);
+      }
+    }
+  }
+  for (Precision f : formats) {
+    std::vector<size_t> opt;
+    double drop = 0, cost = 0;
+    for (const auto& c : choices) {
+      for (size_t i = 0; i < c.options.size(); ++i) {
+        if (c.options[i].precision != f) continue;
+        opt.push_back(i);
+        drop += c.options[i].drop;
+        cost += c.options[i].cost;
+        break;
+      }
+    }
+    if (opt.size() != choices.size()) continue;  // some layer has no finite measurement in f
+    out.push_back({{"kind", "uniform"},
+                   {"precision", quant::precision_name(f)},
+                   {"predicted_drop", drop},
+                   {"cost", cost}});
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -82,7 +142,7 @@ Expected<ConvertResult> convert_auto(const std::filesystem::path& model_path,
     return a["index"].get<int64_t>() < b["index"].get<int64_t>();
   });
   std::vector<analysis::LayerChoices> choices;
-  json used = json::array();
+  std::map<std::string, json> measured;  // layer -> format -> the analysis' numbers
   for (const json& row : rows) {
     const std::string name = row["name"].get<std::string>();
     const auto it = by_name.find(name);
@@ -101,22 +161,39 @@ Expected<ConvertResult> convert_auto(const std::filesystem::path& model_path,
     c.layer = name;
     c.options.push_back({Precision::kFp32, 0.0,
                          analysis::layer_cost(shape, Precision::kFp32, *device, ao.objective)});
-    json drops = json::object();
+    json m = json::object();
     for (Precision f : ao.formats) {
       const json& res = row["results"];
-      if (!res.contains(quant::precision_name(f))) continue;
-      const json& d = res[quant::precision_name(f)]["drop"];
+      const char* fname = quant::precision_name(f);
+      if (!res.contains(fname)) continue;
+      const json& d = res[fname]["drop"];
+      m[fname] = {{"drop", d},
+                  {"layer_sqnr_db", res[fname]["layer_sqnr_db"]},
+                  {"output_sqnr_db", res[fname]["output_sqnr_db"]}};
       if (!d.is_number()) continue;  // no finite measurement: not offered
       // A layer that measured better than FP32 counts as losing nothing (drops must add up).
       const double drop = std::max(0.0, d.get<double>());
       c.options.push_back({f, drop, analysis::layer_cost(shape, f, *device, ao.objective)});
-      drops[quant::precision_name(f)] = drop;
+      m[fname]["drop_used"] = drop;
     }
-    used.push_back({{"layer", name}, {"drops", drops}});
+    measured[name] = std::move(m);
     choices.push_back(std::move(c));
   }
   MIXQ_ASSIGN_OR_RETURN(auto choice, analysis::search_plan(choices, *o.max_drop));
   std::vector<size_t> option = choice.option;
+  const auto counts_of = [&](const std::vector<size_t>& opt) {
+    std::map<std::string, int> counts;
+    for (size_t i = 0; i < choices.size(); ++i) {
+      ++counts[quant::precision_name(choices[i].options[opt[i]].precision)];
+    }
+    return counts;
+  };
+  const auto cost_of = [&](const std::vector<size_t>& opt) {
+    double cost = 0;
+    for (size_t i = 0; i < choices.size(); ++i) cost += choices[i].options[opt[i]].cost;
+    return cost;
+  };
+  json candidates = plan_candidates(choices, counts_of);
 
   // 4. Rounds: convert and verify; promote while the budget is missed.
   json rounds = json::array();
@@ -125,13 +202,17 @@ Expected<ConvertResult> convert_auto(const std::filesystem::path& model_path,
   for (int round = 0; round < std::max(1, ao.max_rounds); ++round) {
     quant::Plan plan;
     double predicted = 0;
-    std::map<std::string, int> counts;
     for (size_t i = 0; i < choices.size(); ++i) {
       const auto& opt = choices[i].options[option[i]];
       predicted += opt.drop;
-      ++counts[quant::precision_name(opt.precision)];
-      char buf[96];
-      std::snprintf(buf, sizeof(buf), "auto: predicted drop %.4g, cost %.4g", opt.drop, opt.cost);
+      char buf[128];
+      if (ao.objective == analysis::Objective::kSize) {
+        std::snprintf(buf, sizeof(buf), "auto: predicted drop %.4g, weights %.4g KiB", opt.drop,
+                      opt.cost / 1024.0);
+      } else {
+        std::snprintf(buf, sizeof(buf), "auto: predicted drop %.4g, est. %.4g µs on %s", opt.drop,
+                      opt.cost * 1e6, device->name.c_str());
+      }
       plan.layers.push_back({choices[i].layer, "", opt.precision,
                              promoted_reason[i].empty() ? buf : promoted_reason[i]});
     }
@@ -140,8 +221,9 @@ Expected<ConvertResult> convert_auto(const std::filesystem::path& model_path,
     ro.ranges = ranges_path;
     MIXQ_ASSIGN_OR_RETURN(last, convert(model_path, out_path, ro));
     json r = {{"round", round},
-              {"layer_counts", counts},
+              {"layer_counts", counts_of(option)},
               {"predicted_drop", predicted},
+              {"cost", cost_of(option)},
               {"achieved", last.report["budget"]["achieved"]},
               {"met", last.budget_met}};
     if (last.budget_met) {
@@ -164,13 +246,21 @@ Expected<ConvertResult> convert_auto(const std::filesystem::path& model_path,
     option[promo->first] = promo->second;
     rounds.push_back(std::move(r));
   }
+  // The per-layer table carries the sensitivity behind each choice.
+  for (json& l : last.report["layers"]) {
+    const auto it = measured.find(l["name"].get<std::string>());
+    if (it != measured.end()) l["sensitivity"] = it->second;
+  }
+  const bool size = ao.objective == analysis::Objective::kSize;
   last.report["auto"] = {
       {"formats", sens["flags"]["formats"]},
-      {"objective", ao.objective == analysis::Objective::kSize ? "size" : "latency"},
+      {"objective", size ? "size" : "latency"},
       {"target", device->name},
+      {"cost_unit", size ? "bytes" : "s"},
+      {"max_rounds", ao.max_rounds},
       {"ranges", ranges_path.string()},
-      {"sensitivity", used},
       {"first_plan", {{"predicted_drop", choice.predicted_drop}, {"cost", choice.cost}}},
+      {"candidates", std::move(candidates)},
       {"rounds", rounds}};
   return last;
 }

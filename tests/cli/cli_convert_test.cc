@@ -281,7 +281,19 @@ TEST(CliConvert, AutoChoosesAPlanWithinTheBudgetAndItReplays) {
   const auto report = read_json(dir / "auto.report.json");
   EXPECT_EQ(report["flags"]["precision"], "auto");
   const auto& a = report["auto"];
-  ASSERT_EQ(a["sensitivity"].size(), 5u);  // every layer measured
+  // Every layer's row carries what was measured for it in every format.
+  ASSERT_EQ(report["layers"].size(), 5u);
+  for (const auto& l : report["layers"]) {
+    for (const char* f : {"fp8", "int8", "fp16"}) {
+      ASSERT_TRUE(l["sensitivity"].contains(f)) << l["name"] << " " << f;
+      EXPECT_TRUE(l["sensitivity"][f]["drop"].is_number()) << l["name"] << " " << f;
+      EXPECT_GT(l["sensitivity"][f]["layer_sqnr_db"].get<double>(), 20.0) << l["name"] << " " << f;
+    }
+    EXPECT_GT(l["flops"].get<double>(), 0);
+    EXPECT_GT(l["weight_bytes"].get<double>(), 0);
+    EXPECT_EQ(l["input_shape"][0], 500) << l["name"];  // the eval batch
+  }
+  EXPECT_TRUE(report["seeds"].is_object());
   ASSERT_GE(a["rounds"].size(), 1u);
   EXPECT_LE(a["rounds"][0]["predicted_drop"].get<double>(), 0.5);
   EXPECT_EQ(report["budget"]["met"], true);
@@ -309,6 +321,78 @@ TEST(CliConvert, AutoChoosesAPlanWithinTheBudgetAndItReplays) {
                 .exit_code,
             1);
   EXPECT_FALSE(std::filesystem::exists(dir / "x.onnx"));
+}
+
+// digits_mobile with a cosine budget of 1e-4: the per-layer drops add up to 9.5e-5 for the first
+// plan but the plan measures 1.04e-4 (the layers' errors interact), so a promotion round runs.
+TEST(CliConvert, AutoPromotesWhenTheFirstPlanMissesTheBudget) {
+  TempDir dir;
+  const std::vector<std::string> budget = {"--metric", "cosine", "--max-drop", "1e-4"};
+  auto r = convert("digits_mobile", "auto", dir / "p.onnx", budget);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto report = read_json(dir / "p.report.json");
+  const auto& rounds = report["auto"]["rounds"];
+  ASSERT_GE(rounds.size(), 2u) << rounds.dump();
+  EXPECT_EQ(rounds[0]["met"], false);
+  EXPECT_GT(rounds[0]["achieved"].get<double>(), 1e-4);
+  const std::string promoted = rounds[0]["promoted"]["layer"].get<std::string>();
+  EXPECT_EQ(rounds.back()["met"], true);
+  EXPECT_LE(report["budget"]["achieved"].get<double>(), 1e-4);
+  // Each round costs at least as much as the one before (promotions only add cost).
+  for (size_t i = 1; i < rounds.size(); ++i) {
+    EXPECT_GE(rounds[i]["cost"].get<double>(), rounds[i - 1]["cost"].get<double>());
+  }
+  // The plan says why the promoted layer has its format; the Markdown report lists the rounds.
+  const auto plan = read_json(dir / "p.plan.json");
+  bool found = false;
+  for (const auto& l : plan["layers"]) {
+    if (l["name"] != promoted) continue;
+    found = true;
+    EXPECT_EQ(l["precision"], rounds[0]["promoted"]["to"]);
+    EXPECT_EQ(l["reason"].get<std::string>().rfind("auto: promoted from ", 0), 0u) << l["reason"];
+  }
+  EXPECT_TRUE(found) << promoted;
+  const std::string md = testing::read_bytes(dir / "p.report.md");
+  EXPECT_NE(md.find("round 0: predicted drop"), std::string::npos) << md;
+  EXPECT_NE(md.find("round 1: predicted drop"), std::string::npos) << md;
+
+  // With one round allowed the budget is missed: exit 4, and OUT and the reports still written.
+  std::vector<std::string> one = budget;
+  one.insert(one.end(), {"--max-rounds", "1"});
+  r = convert("digits_mobile", "auto", dir / "one.onnx", one);
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  const auto missed = read_json(dir / "one.report.json");
+  EXPECT_EQ(missed["budget"]["met"], false);
+  EXPECT_EQ(missed["auto"]["rounds"].size(), 1u);
+  EXPECT_TRUE(std::filesystem::exists(dir / "one.onnx"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "one.plan.json"));
+}
+
+// The whole automatic pipeline (calibration, sensitivity, search, rounds) is deterministic:
+// same OUT bytes and the same report apart from timings and paths, for any thread count.
+TEST(CliConvert, AutoIsBitIdenticalAcrossThreadCounts) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "a");
+  std::filesystem::create_directories(dir / "b");
+  const std::vector<std::string> budget = {"--metric", "top1", "--max-drop", "0.5"};
+  auto with = [&](const char* threads) {
+    auto v = budget;
+    v.insert(v.end(), {"--threads", threads});
+    return v;
+  };
+  ASSERT_EQ(convert("digits_cnn", "auto", dir / "a" / "q.onnx", with("1")).exit_code, 0);
+  ASSERT_EQ(convert("digits_cnn", "auto", dir / "b" / "q.onnx", with("2")).exit_code, 0);
+  EXPECT_EQ(testing::read_bytes(dir / "a" / "q.onnx"), testing::read_bytes(dir / "b" / "q.onnx"));
+  EXPECT_EQ(testing::read_bytes(dir / "a" / "q.plan.json"),
+            testing::read_bytes(dir / "b" / "q.plan.json"));
+  auto ra = read_json(dir / "a" / "q.report.json"), rb = read_json(dir / "b" / "q.report.json");
+  for (auto* r : {&ra, &rb}) {
+    r->erase("timings_s");
+    (*r)["output"].erase("path");
+    (*r)["auto"].erase("ranges");  // OUT.ranges.json, next to each OUT
+    (*r)["data"].erase("ranges");
+  }
+  EXPECT_EQ(ra, rb);
 }
 
 TEST(CliConvert, RequantizesAModelThatAlreadyHoldsQdq) {
@@ -401,6 +485,12 @@ TEST(CliConvert, rejects_bad_input_with_documented_codes_and_leaves_the_model_un
                 (dir / "d.onnx").string()});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("missing.onnx"), std::string::npos) << r.err;
+  // An output folder that does not exist: refused before calibrating (auto writes RANGES.json
+  // there first).
+  r = convert("digits_cnn", "auto", dir / "no_such_folder" / "e.onnx",
+              {"--metric", "top1", "--max-drop", "1"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("no_such_folder"), std::string::npos) << r.err;
   for (const char* f : {"a.onnx", "b.onnx", "c.onnx", "d.onnx", "qq.onnx"}) {
     EXPECT_FALSE(std::filesystem::exists(dir / f)) << f;
   }

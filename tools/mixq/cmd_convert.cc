@@ -1,5 +1,6 @@
 // mixq convert MODEL --data CALIB -o OUT.onnx --precision fp8|int8|fp16 [options]
 #include <unistd.h>
+#include <algorithm>
 
 #include <cmath>
 #include <cstdio>
@@ -43,9 +44,11 @@ std::string number(const nlohmann::ordered_json& v, const char* fmt) {
 
 void print_summary(const nlohmann::ordered_json& r) {
   const auto& sizes = r["sizes"];
+  const auto& precision = r["flags"]["precision"];
   std::cout << "converted " << r["model"]["path"].get<std::string>() << " to "
-            << (r["flags"]["precision"].is_null() ? std::string("the plan")
-                                                  : r["flags"]["precision"].get<std::string>())
+            << (precision.is_null()   ? std::string("the plan")
+                : precision == "auto" ? std::string("an automatic per-layer plan")
+                                      : precision.get<std::string>())
             << ": " << r["output"]["path"].get<std::string>() << "\n";
   std::cout << "  layers   ";
   bool comma = false;
@@ -65,8 +68,16 @@ void print_summary(const nlohmann::ordered_json& r) {
   }
   if (r["verification"].contains("task")) {
     const auto& t = r["verification"]["task"];
-    std::cout << "  " << t["metric"].get<std::string>() << "      fp32 "
-              << number(t["fp32"], "%.4f") << " -> " << number(t["quantized"], "%.4f") << "\n";
+    std::string label = t["metric"].get<std::string>();
+    label.resize(std::max<size_t>(label.size() + 1, 9), ' ');
+    std::cout << "  " << label << "fp32 " << number(t["fp32"], "%.4f") << " -> "
+              << number(t["quantized"], "%.4f") << "\n";
+  }
+  if (r.contains("estimate")) {
+    const auto& e = r["estimate"];
+    std::cout << "  speed    " << number(e["speedup_vs_fp32"], "%.2f") << "x FP32, "
+              << number(e["speedup_vs_fp16"], "%.2f") << "x all-FP16 (estimated on "
+              << e["target"].get<std::string>() << ", quantizable layers)\n";
   }
   if (r.contains("auto")) {
     for (const auto& round : r["auto"]["rounds"]) {
@@ -265,8 +276,16 @@ Command add_convert_command(CLI::App& root) {
         }
         MIXQ_RETURN_IF_ERROR(write_file_atomic(bundle_path, bundle.dump(2) + "\n"));
         if (!opts->quiet) print_summary(result.report);
-        std::cout << "wrote " << opts->out << ", " << report << " (+ .md, .html), " << plan_out
-                  << " and " << bundle_path << "\n";
+        // Where everything went, one file kind per line.
+        const std::string html = stem + ".html", md = stem + ".md";
+        std::cout << "wrote\n  model    " << opts->out << "\n  reports  " << html
+                  << " (for people), " << md << " (for pull requests), " << report
+                  << "\n  plan     " << plan_out << " (replay with --plan)\n  bundle   "
+                  << bundle_path << " (for mixq validate)\n";
+        if (result.report.contains("auto") && opts->ranges.empty()) {
+          std::cout << "  ranges   " << result.report["auto"]["ranges"].get<std::string>()
+                    << " (reuse with --ranges)\n";
+        }
         if (!result.budget_met) {
           return Status(StatusCode::kBudgetExceeded,
                         "accuracy budget not met (see " + report + "); the model was written");
