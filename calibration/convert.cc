@@ -143,6 +143,12 @@ json estimate(json& layers, const std::map<std::string, std::vector<int64_t>>& d
     b16 += analysis::layer_bytes(shape, Precision::kFp16);
   }
   return {{"target", device.name},
+          {"profile",
+           {{"fp32_tflops", device.fp32_tflops},
+            {"fp16_tflops", device.fp16_tflops},
+            {"int8_tops", device.int8_tops},
+            {"fp8_tflops", device.fp8_tflops},
+            {"bandwidth_gbs", device.bandwidth_gbs}}},
           {"scope", "quantizable layers, one eval run"},
           {"time_us", {{"plan", t_plan * 1e6}, {"fp32", t32 * 1e6}, {"fp16", t16 * 1e6}}},
           {"speedup_vs_fp32", t_plan > 0 ? t32 / t_plan : 1.0},
@@ -162,8 +168,8 @@ Expected<ConvertResult> convert(const std::filesystem::path& model_path,
   const auto warn = [&](const std::string& s) {
     if (o.warn) o.warn(s);
   };
-  const auto device = analysis::device_profile(o.target);
-  if (!device) return usage_error("--target must be h100, a100 or l40s, got '", o.target, "'");
+  MIXQ_ASSIGN_OR_RETURN(const auto profile, analysis::resolve_device_profile(o.target));
+  const analysis::DeviceProfile* device = &profile;
   MIXQ_ASSIGN_OR_RETURN(const std::string model_hash, sha256_file(model_path));
   MIXQ_ASSIGN_OR_RETURN(auto model, onnx::load_model(model_path));
   std::vector<std::string> log;

@@ -96,8 +96,8 @@ Expected<ConvertResult> convert_auto(const std::filesystem::path& model_path,
   if (!o.plan.empty() || !o.overrides.empty()) {
     return usage_error("--precision auto chooses the plan: drop --plan/--override");
   }
-  const auto device = analysis::device_profile(o.target);
-  if (!device) return usage_error("--target must be h100, a100 or l40s, got '", o.target, "'");
+  MIXQ_ASSIGN_OR_RETURN(const auto profile, analysis::resolve_device_profile(o.target));
+  const analysis::DeviceProfile* device = &profile;
   const Method method = o.method.value_or(Method::kMse);
   MIXQ_ASSIGN_OR_RETURN(const std::string model_hash, sha256_file(model_path));
 

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <limits>
+#include <nlohmann/json.hpp>
 
 namespace mixq::analysis {
 
@@ -20,6 +23,49 @@ std::optional<DeviceProfile> device_profile(const std::string& name) {
   if (name == "a100") return DeviceProfile{"a100", 19.5, 312.0, 624.0, 0.0, 2039.0};
   if (name == "l40s") return DeviceProfile{"l40s", 91.6, 362.05, 733.0, 733.0, 864.0};
   return std::nullopt;
+}
+
+Expected<DeviceProfile> resolve_device_profile(const std::string& target) {
+  if (auto p = device_profile(target)) return *p;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(target, ec)) {
+    return usage_error("--target must be h100, a100, l40s or a JSON profile file, got '", target,
+                       "'");
+  }
+  std::ifstream f(target);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(f);
+  } catch (const std::exception& e) {
+    return bad_input(target, ": not valid JSON (", e.what(), ")");
+  }
+  if (!j.is_object()) return bad_input(target, ": a device profile must be a JSON object");
+  const std::string base_name = j.value("base", std::string("h100"));
+  auto base = device_profile(base_name);
+  if (!base) return bad_input(target, ": unknown \"base\" profile '", base_name, "'");
+  DeviceProfile p = *base;
+  p.name = j.value("name", target);
+  const std::pair<const char*, double*> fields[] = {{"fp32_tflops", &p.fp32_tflops},
+                                                    {"fp16_tflops", &p.fp16_tflops},
+                                                    {"int8_tops", &p.int8_tops},
+                                                    {"fp8_tflops", &p.fp8_tflops},
+                                                    {"bandwidth_gbs", &p.bandwidth_gbs}};
+  for (const auto& [key, dst] : fields) {
+    if (!j.contains(key)) continue;
+    if (!j[key].is_number() || !std::isfinite(j[key].get<double>()) || j[key].get<double>() < 0) {
+      return bad_input(target, ": \"", key, "\" must be a number >= 0");
+    }
+    *dst = j[key].get<double>();
+  }
+  for (const auto& [key, unused] : j.items()) {
+    bool known = key == "name" || key == "base";
+    for (const auto& fld : fields) known = known || key == fld.first;
+    if (!known) return bad_input(target, ": unknown field \"", key, "\"");
+  }
+  if (p.fp32_tflops <= 0 || p.fp16_tflops <= 0 || p.bandwidth_gbs <= 0) {
+    return bad_input(target, ": fp32_tflops, fp16_tflops and bandwidth_gbs must be > 0");
+  }
+  return p;
 }
 
 namespace {

@@ -37,6 +37,12 @@ struct DeviceProfile {
 std::optional<DeviceProfile> device_profile(const std::string& name);
 const std::vector<std::string>& device_profile_names();
 
+// `--target`: a profile name, or the path of a JSON file that overrides the table
+// ({"name": "my-gpu", "base": "h100", "fp8_tflops": 1500, ...}: fields not given come from
+// "base", default h100; rates must be >= 0, bandwidth > 0). Usage error for an unknown name,
+// bad input (naming the file) for an unreadable or invalid file.
+Expected<DeviceProfile> resolve_device_profile(const std::string& target);
+
 struct LayerShape {
   double flops = 0;  // 2 × multiply-adds of one forward pass over the eval batch
   double weight_elements = 0;

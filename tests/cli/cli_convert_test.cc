@@ -187,6 +187,21 @@ TEST(CliConvert, WritesMarkdownAndSelfContainedHtmlWithTheEstimate) {
   r = convert("digits_cnn", "int8", dir / "t.onnx", {"--target", "tpu"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_FALSE(std::filesystem::exists(dir / "t.onnx"));
+  // A JSON profile overrides the table: INT8 no faster than FP32 makes the plan's estimate
+  // equal all-FP32's where compute-bound, and the report records the rates it used.
+  testing::write_bytes(dir / "gpu.json",
+                       R"({"name": "int8-slow", "int8_tops": 67, "bandwidth_gbs": 1e9})");
+  r = convert("digits_cnn", "int8", dir / "j.onnx", {"--target", (dir / "gpu.json").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = read_json(dir / "j.report.json")["estimate"];
+  EXPECT_EQ(j["target"], "int8-slow");
+  EXPECT_EQ(j["profile"]["int8_tops"], 67.0);
+  EXPECT_EQ(j["profile"]["fp16_tflops"], 989.4);
+  EXPECT_NEAR(j["speedup_vs_fp32"].get<double>(), 1.0, 1e-9);
+  testing::write_bytes(dir / "bad.json", R"({"int8_tops": "fast"})");
+  r = convert("digits_cnn", "int8", dir / "b.onnx", {"--target", (dir / "bad.json").string()});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("int8_tops"), std::string::npos) << r.err;
 }
 
 TEST(CliConvert, ExcludeWeightsOnlyAndExternalData) {

@@ -156,8 +156,10 @@ Command add_convert_command(CLI::App& root) {
                 "Write initializers to OUT.data next to OUT");
   app->add_option("--opset", opts->opset, "Target opset (default: the lowest the precision needs)");
   app->add_option("--threads", opts->threads, "Threads (default: all cores)");
-  app->add_option("--target", opts->target,
-                  "Device profile for the speed estimate: h100 (default), a100, l40s");
+  app->add_option(
+      "--target", opts->target,
+      "Device profile for the cost model and speed estimate: h100 (default), a100, l40s, or a "
+      "JSON file overriding the table (docs/plan.md)");
   app->add_option("--metric", opts->metric, "sqnr, cosine, top1, accuracy or ppl");
   app->add_option("--max-drop", opts->max_drop,
                   "Budget in the metric's unit: percentage points (top1, accuracy), percent "

@@ -6,8 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <limits>
 #include <random>
+#include <tuple>
 
 namespace mixq::analysis {
 namespace {
@@ -130,6 +133,44 @@ TEST(CostModel, RooflineOnHandComputedLayers) {
   ASSERT_TRUE(a100.has_value());
   EXPECT_EQ(layer_time(big, Precision::kFp8, *a100), layer_time(big, Precision::kFp16, *a100));
   EXPECT_FALSE(device_profile("tpu").has_value());
+}
+
+TEST(CostModel, AJsonFileOverridesTheProfileTable) {
+  const auto dir =
+      std::filesystem::temp_directory_path() /
+      ("mixq-profile-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()));
+  std::filesystem::create_directories(dir);
+  const auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir / name) << text;
+    return (dir / name).string();
+  };
+  // FP8 made 4x slower than the H100 base: a compute-bound FP8 layer takes 4x the time.
+  auto p = resolve_device_profile(
+      write("slow_fp8.json", R"({"name": "slow", "base": "h100", "fp8_tflops": 494.725})"));
+  ASSERT_TRUE(p.ok()) << p.status().to_string();
+  EXPECT_EQ(p->name, "slow");
+  EXPECT_EQ(p->fp16_tflops, 989.4);  // from the base
+  const LayerShape big{2.0 * 4096.0 * 4096.0 * 4096.0, 4096.0 * 4096.0, 2 * 4096.0 * 4096.0};
+  const auto h100 = device_profile("h100");
+  EXPECT_NEAR(layer_time(big, Precision::kFp8, *p), 4 * layer_time(big, Precision::kFp8, *h100),
+              1e-15);
+  // Names still work; unknown names are usage errors; bad files name the file and the field.
+  ASSERT_TRUE(resolve_device_profile("a100").ok());
+  EXPECT_EQ(resolve_device_profile("tpu").status().code(), StatusCode::kUsage);
+  for (const auto& [file, text, needle] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"neg.json", R"({"fp8_tflops": -1})", "fp8_tflops"},
+           {"typo.json", R"({"fp8_tflop": 1})", "fp8_tflop"},
+           {"base.json", R"({"base": "tpu"})", "tpu"},
+           {"zero.json", R"({"bandwidth_gbs": 0})", "bandwidth_gbs"},
+           {"text.json", "not json", "not valid JSON"}}) {
+    const auto r = resolve_device_profile(write(file, text));
+    ASSERT_FALSE(r.ok()) << file;
+    EXPECT_EQ(r.status().code(), StatusCode::kBadInput) << file;
+    EXPECT_NE(r.status().message().find(file), std::string::npos) << r.status().to_string();
+    EXPECT_NE(r.status().message().find(needle), std::string::npos) << r.status().to_string();
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
