@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <vector>
 
 #include "mixq/calibration/data/batcher.h"
@@ -12,7 +14,11 @@
 #include "mixq/calibration/verify.h"
 #include "mixq/core/sha256.h"
 #include "mixq/exec/executor.h"
+#include "mixq/gpu/device_executor.h"
+#include "mixq/ir/shape_inference.h"
 #include "mixq/onnx/model_io.h"
+#include "mixq/quant/fp16_emit.h"
+#include "mixq/quant/layer_selection.h"
 #include "mixq/quant/qdq_strip.h"
 
 namespace mixq::calib {
@@ -42,16 +48,75 @@ Status check_hash(const std::string& what, const std::filesystem::path& file, co
   return Status::ok_status();
 }
 
-// Median milliseconds of `iters` runs of the first evaluation run, after one warm-up run.
-Expected<double> latency_ms(const ir::Model& model, const std::filesystem::path& data, int iters,
-                            int threads) {
+// The feeds of the first evaluation run of `model`.
+Expected<exec::NamedTensors> first_run(const ir::Model& model, const std::filesystem::path& data,
+                                       int threads) {
   MIXQ_ASSIGN_OR_RETURN(auto ex, exec::Executor::create(model, {.threads = threads}));
   std::vector<std::string> names;
   for (const ir::Value* v : ex->inputs()) names.push_back(v->name());
   MIXQ_ASSIGN_OR_RETURN(auto source, DataSource::open(data, names));
   MIXQ_ASSIGN_OR_RETURN(auto batcher, Batcher::create(*source, input_specs(*ex)));
   MIXQ_ASSIGN_OR_RETURN(auto feeds, batcher.run(0));
-  exec::NamedTensors named(feeds.begin(), feeds.end());
+  return exec::NamedTensors(feeds.begin(), feeds.end());
+}
+
+// What the device executors of one validation saw, per model.
+struct DeviceLog {
+  std::map<std::string, gpu::DeviceRunStats> stats;
+  std::map<std::string, std::vector<std::string>> fallbacks, notes;
+  std::map<std::string, std::map<std::string, int>> kernels;
+  gpu::DeviceInfo info;
+};
+
+// Median milliseconds of the first evaluation run on the device (CUDA events), after warm-up.
+Expected<double> device_latency_ms(const ir::Model& model, const std::filesystem::path& data,
+                                   const ValidateOptions& o) {
+  MIXQ_ASSIGN_OR_RETURN(auto feeds, first_run(model, data, o.threads));
+  MIXQ_ASSIGN_OR_RETURN(auto ex, gpu::DeviceExecutor::create(
+                                     model, {.strict_gpu = o.strict_gpu, .threads = o.threads}));
+  return ex->time(feeds, 3, std::max(1, o.iters));
+}
+
+// Where the time of one run goes on the device: milliseconds per kind of step (one profiled
+// run after one warm-up run; CUDA events around every step).
+Expected<json> device_profile(const ir::Model& model, const std::filesystem::path& data,
+                              const ValidateOptions& o) {
+  MIXQ_ASSIGN_OR_RETURN(auto feeds, first_run(model, data, o.threads));
+  MIXQ_ASSIGN_OR_RETURN(
+      auto ex, gpu::DeviceExecutor::create(
+                   model, {.strict_gpu = o.strict_gpu, .threads = o.threads, .profile = true}));
+  // One warm-up run and one profiled run, inputs resident on the device as for the latency.
+  MIXQ_RETURN_IF_ERROR(ex->time(feeds, 1, 1).status());
+  json j = json::object();
+  for (const auto& [k, ms] : ex->last_run_stats().ms_by_kind) j[k] = ms;
+  return j;
+}
+
+// The reference with every quantizable layer in FP16 (the default keep-FP32 list), for the
+// all-FP16 latency.
+Expected<std::unique_ptr<ir::Model>> all_fp16(const std::filesystem::path& reference, bool strip) {
+  MIXQ_ASSIGN_OR_RETURN(auto m, onnx::load_model(reference));
+  if (strip) {
+    std::vector<std::string> ignored;
+    MIXQ_RETURN_IF_ERROR(quant::strip_qdq(*m, ignored));
+  }
+  MIXQ_ASSIGN_OR_RETURN(auto inferred, ir::infer_shapes(*m));
+  ir::apply_inferred_types(*m, inferred);
+  std::vector<ir::Node*> layers;
+  // The layers are nodes of *m, which this function owns and rewrites.
+  for (const auto& l : quant::find_quantizable_layers(*m)) {
+    layers.push_back(const_cast<ir::Node*>(l.node));
+  }
+  std::vector<std::string> log;
+  MIXQ_RETURN_IF_ERROR(quant::emit_fp16(*m, layers, {}, log));
+  return m;
+}
+
+// Median milliseconds of `iters` runs of the first evaluation run, after one warm-up run.
+Expected<double> latency_ms(const ir::Model& model, const std::filesystem::path& data, int iters,
+                            int threads) {
+  MIXQ_ASSIGN_OR_RETURN(auto ex, exec::Executor::create(model, {.threads = threads}));
+  MIXQ_ASSIGN_OR_RETURN(auto named, first_run(model, data, threads));
   MIXQ_RETURN_IF_ERROR(ex->run(named).status());
   std::vector<double> ms;
   for (int i = 0; i < std::max(1, iters); ++i) {
@@ -65,7 +130,11 @@ Expected<double> latency_ms(const ir::Model& model, const std::filesystem::path&
 
 }  // namespace
 
-Expected<ValidateResult> validate_on_cpu(const ValidateOptions& o) {
+Expected<ValidateResult> validate(const ValidateOptions& o) {
+  if (o.device != "cpu" && o.device != "cuda") {
+    return usage_error("--device must be cuda or cpu, got '", o.device, "'");
+  }
+  const bool cuda = o.device == "cuda";
   json bundle = json::object();
   if (!o.bundle.empty()) {
     std::ifstream f(o.bundle);
@@ -117,6 +186,37 @@ Expected<ValidateResult> validate_on_cpu(const ValidateOptions& o) {
     MIXQ_RETURN_IF_ERROR(quant::strip_qdq(*ref_model, ignored));
   }
   MIXQ_ASSIGN_OR_RETURN(auto q_model, onnx::load_model(model));
+  DeviceLog dlog;
+  if (cuda) {
+    const std::string q_name = model.string();
+    vo.make_runner = [&](const ir::Model& m) -> Expected<RunFn> {
+      MIXQ_ASSIGN_OR_RETURN(
+          auto ex_unique,
+          gpu::DeviceExecutor::create(m, {.strict_gpu = o.strict_gpu, .threads = o.threads}));
+      std::shared_ptr<gpu::DeviceExecutor> ex = std::move(ex_unique);
+      const std::string which = &m == q_model.get() ? "quantized" : "reference";
+      dlog.info = ex->device();
+      for (const auto& g : ex->plan().gemms) ++dlog.kernels[which][g.kernel];
+      return RunFn(
+          [ex, which, &dlog](const exec::NamedTensors& feeds) -> Expected<std::vector<ir::Tensor>> {
+            auto out = ex->run(feeds);
+            auto& st = dlog.stats[which];
+            st.peak_device_bytes =
+                std::max(st.peak_device_bytes, ex->last_run_stats().peak_device_bytes);
+            st.weight_bytes = ex->last_run_stats().weight_bytes;
+            st.cpu_fallbacks += ex->last_run_stats().cpu_fallbacks;
+            st.fused_gemms += ex->last_run_stats().fused_gemms;
+            st.device_steps += ex->last_run_stats().device_steps;
+            st.copied_bytes += ex->last_run_stats().copied_bytes;
+            auto& fb = dlog.fallbacks[which];
+            for (const auto& f : ex->cpu_fallbacks()) {
+              if (std::find(fb.begin(), fb.end(), f) == fb.end()) fb.push_back(f);
+            }
+            dlog.notes[which] = ex->notes();
+            return out;
+          });
+    };
+  }
   MIXQ_ASSIGN_OR_RETURN(Verification v, verify_models(*ref_model, *q_model, data, vo));
 
   ValidateResult result;
@@ -124,7 +224,25 @@ Expected<ValidateResult> validate_on_cpu(const ValidateOptions& o) {
   json& r = result.report;
   r["schema"] = "mixq.validate";
   r["version"] = 1;
-  r["device"] = {{"kind", "cpu"}, {"executor", "mixq CPU reference executor"}};
+  if (cuda) {
+    json per_model = json::object();
+    for (const char* which : {"quantized", "reference"}) {
+      const auto& st = dlog.stats[which];
+      per_model[which] = {
+          {"gemm_kernels", dlog.kernels[which]}, {"cpu_fallbacks", dlog.fallbacks[which]},
+          {"notes", dlog.notes[which]},          {"peak_device_bytes", st.peak_device_bytes},
+          {"weight_bytes", st.weight_bytes},     {"host_device_copied_bytes", st.copied_bytes}};
+    }
+    r["device"] = {{"kind", "cuda"},
+                   {"executor", "mixq device executor (cuBLASLt/cuDNN, TF32 off)"},
+                   {"name", dlog.info.name},
+                   {"compute_capability", std::to_string(dlog.info.compute_major) + "." +
+                                              std::to_string(dlog.info.compute_minor)},
+                   {"strict_gpu", o.strict_gpu},
+                   {"models", per_model}};
+  } else {
+    r["device"] = {{"kind", "cpu"}, {"executor", "mixq CPU reference executor"}};
+  }
   r["bundle"] = o.bundle.empty() ? json(nullptr) : json(o.bundle.string());
   r["quantized"] = model.string();
   r["reference"] = reference.string();
@@ -148,6 +266,31 @@ Expected<ValidateResult> validate_on_cpu(const ValidateOptions& o) {
     }
     gap["outputs"] = per_output;
     r["simulation_gap"] = gap;
+  }
+  if (cuda) {
+    MIXQ_ASSIGN_OR_RETURN(double q_ms, device_latency_ms(*q_model, data, o));
+    MIXQ_ASSIGN_OR_RETURN(double f_ms, device_latency_ms(*ref_model, data, o));
+    MIXQ_ASSIGN_OR_RETURN(
+        auto h_model,
+        all_fp16(reference, bundle.value("reference_transform", json(nullptr)) == "strip_qdq"));
+    MIXQ_ASSIGN_OR_RETURN(double h_ms, device_latency_ms(*h_model, data, o));
+    r["latency_ms"] = {
+        {"method", "CUDA events on one stream, median of " + std::to_string(std::max(1, o.iters)) +
+                       " runs of the first evaluation run after 3 warm-up runs; inputs "
+                       "already on the device, outputs left there (no PCIe copies)"},
+        {"quantized", q_ms},
+        {"fp32", f_ms},
+        {"fp16", h_ms},
+        {"speedup_vs_fp32", f_ms / q_ms},
+        {"speedup_vs_fp16", h_ms / q_ms}};
+    MIXQ_ASSIGN_OR_RETURN(json q_prof, device_profile(*q_model, data, o));
+    MIXQ_ASSIGN_OR_RETURN(json h_prof, device_profile(*h_model, data, o));
+    r["time_by_kind_ms"] = {{"method",
+                             "one run with CUDA events around every step, after a warm-up run "
+                             "(the events add a little per step)"},
+                            {"quantized", q_prof},
+                            {"fp16", h_prof}};
+    return result;
   }
   MIXQ_ASSIGN_OR_RETURN(double q_ms, latency_ms(*q_model, data, o.iters, o.threads));
   MIXQ_ASSIGN_OR_RETURN(double f_ms, latency_ms(*ref_model, data, o.iters, o.threads));

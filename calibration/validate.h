@@ -5,9 +5,12 @@
 // top-1 agreement, the task metric, whether the budget holds, how far the run is from the
 // simulation the converter measured, and latencies (median of `iters` after a warm-up run).
 //
-// This is the CPU path (`--device cpu`): the same executor the converter verified with, so the
-// simulation gap is 0 by construction and the gate works on CI machines without a GPU. The GPU
-// path (real FP8/INT8/FP16 kernels) is issue 8's runtime and is not implemented yet.
+// `--device cpu` runs both models on the CPU executor the converter verified with (the
+// simulation gap is 0 by construction; the gate works on CI machines without a GPU).
+// `--device cuda` runs both on the GPU through the device executor (lib/gpu): the reference in
+// FP32 (TF32 off), the quantized model with real INT8/FP8/FP16 GEMMs, plus an all-FP16 version
+// of the reference for the latency comparison; latencies are CUDA-event medians; the report
+// lists the nodes that ran on the CPU (strict_gpu refuses them) and the peak device memory.
 #pragma once
 
 #include <filesystem>
@@ -28,6 +31,8 @@ struct ValidateOptions {
   std::optional<double> max_drop, min_sqnr;
   int iters = 10;
   int threads = 0;
+  std::string device = "cpu";  // "cpu" or "cuda"
+  bool strict_gpu = false;     // cuda: a node without a device kernel is an error
 };
 
 struct ValidateResult {
@@ -37,6 +42,7 @@ struct ValidateResult {
 
 // Bad input (exit 2): an unreadable or malformed bundle, a missing file, a file whose SHA-256
 // differs from the bundle's (named, with both hashes), data that do not fit the models.
-Expected<ValidateResult> validate_on_cpu(const ValidateOptions& options);
+// No device (exit 5) for cuda without a usable device; unsupported (exit 3) under strict_gpu.
+Expected<ValidateResult> validate(const ValidateOptions& options);
 
 }  // namespace mixq::calib

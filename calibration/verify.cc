@@ -77,14 +77,21 @@ class DimsRecorder : public exec::Observer {
   std::set<std::string> want_;
 };
 
-Expected<DatasetRun> run_on(const ir::Model& model, const std::filesystem::path& data, int threads,
-                            std::unique_ptr<exec::Executor>* keep = nullptr,
-                            DimsRecorder* dims = nullptr) {
+Expected<DatasetRun> run_on(
+    const ir::Model& model, const std::filesystem::path& data, int threads,
+    std::unique_ptr<exec::Executor>* keep = nullptr, DimsRecorder* dims = nullptr,
+    const std::function<Expected<RunFn>(const ir::Model&)>* make = nullptr) {
   MIXQ_ASSIGN_OR_RETURN(auto ex, exec::Executor::create(model, {.threads = threads}));
   std::vector<std::string> names;
   for (const ir::Value* v : ex->inputs()) names.push_back(v->name());
   MIXQ_ASSIGN_OR_RETURN(auto source, DataSource::open(data, names));
-  MIXQ_ASSIGN_OR_RETURN(auto result, run_dataset(*ex, *source, dims));
+  DatasetRun result;
+  if (make != nullptr && *make) {
+    MIXQ_ASSIGN_OR_RETURN(RunFn run, (*make)(model));
+    MIXQ_ASSIGN_OR_RETURN(result, run_dataset(*ex, *source, run));
+  } else {
+    MIXQ_ASSIGN_OR_RETURN(result, run_dataset(*ex, *source, dims));
+  }
   if (dims != nullptr) {
     MIXQ_ASSIGN_OR_RETURN(auto batcher, Batcher::create(*source, input_specs(*ex)));
     if (batcher.num_runs() > 0) {
@@ -119,8 +126,10 @@ Expected<Verification> verify_models(const ir::Model& reference, const ir::Model
   Verification v;
   std::unique_ptr<exec::Executor> ref_ex;
   DimsRecorder dims(o.record_dims);
-  MIXQ_ASSIGN_OR_RETURN(auto ref_out, run_on(reference, eval, o.threads, &ref_ex, &dims));
-  MIXQ_ASSIGN_OR_RETURN(auto cand_out, run_on(candidate, eval, o.threads));
+  MIXQ_ASSIGN_OR_RETURN(auto ref_out,
+                        run_on(reference, eval, o.threads, &ref_ex, &dims, &o.make_runner));
+  MIXQ_ASSIGN_OR_RETURN(auto cand_out,
+                        run_on(candidate, eval, o.threads, nullptr, nullptr, &o.make_runner));
   v.dims = std::move(dims.dims);
   std::vector<std::string> names;
   for (const ir::Value* in : ref_ex->inputs()) names.push_back(in->name());

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -17,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mixq/analysis/metrics.h"
+#include "mixq/calibration/data/dataset_run.h"
 #include "mixq/core/status.h"
 #include "mixq/ir/model.h"
 
@@ -30,6 +32,9 @@ struct VerifyOptions {
   // Tensors of the reference whose dims the first run should record (node outputs and graph
   // inputs), e.g. the layers' inputs and outputs for the cost estimate.
   std::set<std::string> record_dims;
+  // How a model runs (default: the CPU executor); `mixq validate --device cuda` makes device
+  // executors here (for both models: the reference runs in FP32 on the device, TF32 off).
+  std::function<Expected<RunFn>(const ir::Model&)> make_runner;
 };
 
 struct TaskMetric {

@@ -13,12 +13,18 @@ std::vector<InputSpec> input_specs(const exec::Executor& ex) {
 Expected<DatasetRun> run_dataset(exec::Executor& ex, const DataSource& data,
                                  exec::Observer* observer,
                                  const std::function<void(int64_t, int64_t)>& progress) {
+  return run_dataset(
+      ex, data, [&](const exec::NamedTensors& feeds) { return ex.run(feeds, observer); }, progress);
+}
+
+Expected<DatasetRun> run_dataset(const exec::Executor& ex, const DataSource& data, const RunFn& run,
+                                 const std::function<void(int64_t, int64_t)>& progress) {
   MIXQ_ASSIGN_OR_RETURN(Batcher batcher, Batcher::create(data, input_specs(ex)));
   const size_t n_out = ex.outputs().size();
   std::vector<std::vector<ir::Tensor>> parts(n_out);
   for (int64_t i = 0; i < batcher.num_runs(); ++i) {
     MIXQ_ASSIGN_OR_RETURN(Feeds feeds, batcher.run(i));
-    auto outs = ex.run(feeds, observer);
+    auto outs = run(feeds);
     if (!outs.ok()) {
       if (batcher.num_runs() == 1) return outs.status();
       return outs.status().with_context(str_cat("run ", i + 1, " of ", batcher.num_runs()));

@@ -20,6 +20,15 @@ struct DatasetRun {
   Batcher::Layout layout = Batcher::Layout::kSingle;
 };
 
+// How one run of a model is executed: the CPU executor by default; the GPU validation passes
+// the device executor's run.
+using RunFn = std::function<Expected<std::vector<ir::Tensor>>(const exec::NamedTensors& feeds)>;
+
+// Runs `run` on every run of `data` (cut as `ex`'s inputs want it) and joins each output of
+// `ex`'s model.
+Expected<DatasetRun> run_dataset(const exec::Executor& ex, const DataSource& data, const RunFn& run,
+                                 const std::function<void(int64_t, int64_t)>& progress = nullptr);
+
 // Runs `ex` on every run of `data` and joins each output. `observer` sees every tensor of every
 // run; `progress(done, total)` is called after each run.
 Expected<DatasetRun> run_dataset(exec::Executor& ex, const DataSource& data,

@@ -75,8 +75,8 @@ Status copy_to_device(void* dst, const void* src, size_t bytes, StreamHandle s) 
 
 Status copy_to_host(void* dst, const void* src, size_t bytes, StreamHandle s) {
   if (bytes == 0) return Status::ok_status();
-  MIXQ_RETURN_IF_ERROR(cuda_status(
-      cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, raw(s)), "copy to host"));
+  MIXQ_RETURN_IF_ERROR(cuda_status(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, raw(s)),
+                                   "copy to host"));
   return cuda_status(cudaStreamSynchronize(raw(s)), "copy to host");
 }
 
@@ -93,26 +93,59 @@ Status memset_device(void* dst, int value, size_t bytes, StreamHandle s) {
 
 Status last_launch_error(const char* what) { return cuda_status(cudaGetLastError(), what); }
 
+Expected<Event> Event::create() {
+  cudaEvent_t e = nullptr;
+  MIXQ_RETURN_IF_ERROR(cuda_status(cudaEventCreate(&e), "cudaEventCreate"));
+  Event out;
+  out.handle_ = e;
+  return out;
+}
+
+Event::~Event() {
+  if (handle_ != nullptr) cudaEventDestroy(static_cast<cudaEvent_t>(handle_));
+}
+
+Status Event::record(StreamHandle s) {
+  return cuda_status(cudaEventRecord(static_cast<cudaEvent_t>(handle_), raw(s)), "cudaEventRecord");
+}
+
+Expected<float> Event::elapsed_ms(const Event& start, const Event& end) {
+  MIXQ_RETURN_IF_ERROR(
+      cuda_status(cudaEventSynchronize(static_cast<cudaEvent_t>(end.handle_)), "event wait"));
+  float ms = 0;
+  MIXQ_RETURN_IF_ERROR(
+      cuda_status(cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(start.handle_),
+                                       static_cast<cudaEvent_t>(end.handle_)),
+                  "cudaEventElapsedTime"));
+  return ms;
+}
+
 #else  // built without CUDA: every call says so
 
 namespace {
-Status no_cuda() {
+Status built_without_toolkit() {
   return Status(StatusCode::kNoDevice,
                 "mixq was built without CUDA (configure with -DMIXQ_CUDA=ON to require it)");
 }
 }  // namespace
 
 bool device_available() { return false; }
-Expected<DeviceBuffer> DeviceBuffer::allocate(size_t) { return no_cuda(); }
+Expected<DeviceBuffer> DeviceBuffer::allocate(size_t) { return built_without_toolkit(); }
 DeviceBuffer::~DeviceBuffer() = default;
-Expected<Stream> Stream::create() { return no_cuda(); }
+Expected<Stream> Stream::create() { return built_without_toolkit(); }
 Stream::~Stream() = default;
-Status Stream::synchronize() const { return no_cuda(); }
-Status copy_to_device(void*, const void*, size_t, StreamHandle) { return no_cuda(); }
-Status copy_to_host(void*, const void*, size_t, StreamHandle) { return no_cuda(); }
-Status copy_device_to_device(void*, const void*, size_t, StreamHandle) { return no_cuda(); }
-Status memset_device(void*, int, size_t, StreamHandle) { return no_cuda(); }
-Status last_launch_error(const char*) { return no_cuda(); }
+Status Stream::synchronize() const { return built_without_toolkit(); }
+Status copy_to_device(void*, const void*, size_t, StreamHandle) { return built_without_toolkit(); }
+Status copy_to_host(void*, const void*, size_t, StreamHandle) { return built_without_toolkit(); }
+Status copy_device_to_device(void*, const void*, size_t, StreamHandle) {
+  return built_without_toolkit();
+}
+Status memset_device(void*, int, size_t, StreamHandle) { return built_without_toolkit(); }
+Status last_launch_error(const char*) { return built_without_toolkit(); }
+Expected<Event> Event::create() { return built_without_toolkit(); }
+Event::~Event() = default;
+Status Event::record(StreamHandle) { return built_without_toolkit(); }
+Expected<float> Event::elapsed_ms(const Event&, const Event&) { return built_without_toolkit(); }
 
 #endif
 
@@ -124,6 +157,16 @@ DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& o) noexcept {
     DeviceBuffer old(std::move(*this));
     data_ = std::exchange(o.data_, nullptr);
     bytes_ = std::exchange(o.bytes_, 0);
+  }
+  return *this;
+}
+
+Event::Event(Event&& o) noexcept : handle_(std::exchange(o.handle_, nullptr)) {}
+
+Event& Event::operator=(Event&& o) noexcept {
+  if (this != &o) {
+    Event old(std::move(*this));
+    handle_ = std::exchange(o.handle_, nullptr);
   }
   return *this;
 }

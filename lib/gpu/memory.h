@@ -51,6 +51,25 @@ class Stream {
   StreamHandle handle_ = nullptr;
 };
 
+// A CUDA event (timing enabled), for per-step profiles: record on a stream, then the elapsed
+// milliseconds between two recorded events once the stream reached them.
+class Event {
+ public:
+  static Expected<Event> create();
+  Event() = default;
+  ~Event();
+  Event(Event&& o) noexcept;
+  Event& operator=(Event&& o) noexcept;
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+  Status record(StreamHandle s);
+  // Milliseconds from `start` to `end` (synchronizes on `end`).
+  static Expected<float> elapsed_ms(const Event& start, const Event& end);
+
+ private:
+  void* handle_ = nullptr;  // cudaEvent_t
+};
+
 Status copy_to_device(void* dst, const void* src, size_t bytes, StreamHandle s);
 Status copy_to_host(void* dst, const void* src, size_t bytes, StreamHandle s);
 Status copy_device_to_device(void* dst, const void* src, size_t bytes, StreamHandle s);

@@ -1,5 +1,6 @@
 // mixq validate [OUT.validate.json] [--model Q --reference M --data EVAL] [--metric M
-//               (--max-drop X | --min-sqnr DB)] [--device cuda|cpu] [--iters N] [--threads N]
+//               (--max-drop X | --min-sqnr DB)] [--device cuda|cpu] [--strict-gpu] [--iters N]
+//               [--threads N]
 //               [--report VALIDATE.json]
 #include <cmath>
 #include <cstdio>
@@ -17,6 +18,7 @@ namespace {
 
 struct ValidateCliOptions {
   std::string bundle, model, reference, data, metric, device = "cuda", report;
+  bool strict_gpu = false;
   double max_drop = std::nan(""), min_sqnr = std::nan("");
   int iters = 10, threads = 0;
 };
@@ -49,8 +51,28 @@ std::string markdown(const nlohmann::ordered_json& r) {
   }
   const auto& l = r["latency_ms"];
   md += "\nLatency (" + l["method"].get<std::string>() + "): quantized " +
-        number(l["quantized"], "%.3f") + " ms, FP32 " + number(l["fp32"], "%.3f") + " ms. " +
-        l["note"].get<std::string>() + ".\n";
+        number(l["quantized"], "%.3f") + " ms, FP32 " + number(l["fp32"], "%.3f") + " ms";
+  if (l["fp16"].is_number()) md += ", all-FP16 " + number(l["fp16"], "%.3f") + " ms";
+  md += ".";
+  if (l.contains("note")) md += " " + l["note"].get<std::string>() + ".";
+  md += "\n";
+  if (r.contains("simulation_gap") && r["simulation_gap"].contains("task_metric")) {
+    md += "\nGap to the CPU simulation the converter measured: task metric " +
+          number(r["simulation_gap"]["task_metric"], "%.4g") + "\n";
+  }
+  const auto& d = r["device"];
+  if (d["kind"] == "cuda") {
+    md += "\nDevice: " + d["name"].get<std::string>() + " (compute capability " +
+          d["compute_capability"].get<std::string>() + ")\n";
+    for (const auto& [which, m] : d["models"].items()) {
+      md +=
+          "\n" + which + ": GEMM kernels " + m["gemm_kernels"].dump() + ", peak device memory " +
+          number(nlohmann::ordered_json(m["peak_device_bytes"].get<double>() / (1 << 20)), "%.1f") +
+          " MiB\n";
+      for (const auto& f : m["cpu_fallbacks"]) md += "- on the CPU: " + f.get<std::string>() + "\n";
+      for (const auto& n : m["notes"]) md += "- note: " + n.get<std::string>() + "\n";
+    }
+  }
   return md;
 }
 
@@ -70,6 +92,9 @@ Command add_validate_command(CLI::App& root) {
   app->add_option("--device", opts->device,
                   "cuda (default: real low-precision kernels) or cpu (the CPU executor)");
   app->add_option("--iters", opts->iters, "Timed runs per model (median; default 10)");
+  app->add_flag("--strict-gpu", opts->strict_gpu,
+                "cuda: fail (exit 3) when a node has no device kernel instead of running it on "
+                "the CPU");
   app->add_option("--threads", opts->threads, "CPU threads (default: all cores)");
   app->add_option("--report", opts->report, "VALIDATE.json to write (and .md next to it)");
   return Command{
@@ -80,12 +105,9 @@ Command add_validate_command(CLI::App& root) {
         if (opts->device == "cuda") {
           const gpu::Discovery d = gpu::discover_devices();
           if (d.devices.empty()) {
-            return Status(StatusCode::kNoDevice, "no usable CUDA device (" + gpu::describe(d) +
-                                                     (d.reason.empty() ? "" : ": " + d.reason) +
-                                                     "); pass --device cpu to validate on the CPU");
+            return Status(StatusCode::kNoDevice,
+                          gpu::describe(d) + "; pass --device cpu to validate on the CPU");
           }
-          return unsupported("validation with GPU kernels is not implemented yet (found ",
-                             gpu::describe(d), "); pass --device cpu to validate on the CPU");
         }
         calib::ValidateOptions vo;
         vo.bundle = opts->bundle;
@@ -103,11 +125,13 @@ Command add_validate_command(CLI::App& root) {
         if (!std::isnan(opts->min_sqnr)) vo.min_sqnr = opts->min_sqnr;
         vo.iters = opts->iters;
         vo.threads = opts->threads;
+        vo.device = opts->device;
+        vo.strict_gpu = opts->strict_gpu;
         if (!opts->report.empty()) {
           MIXQ_RETURN_IF_ERROR(check_output_path(
               opts->report, {opts->bundle, opts->model, opts->reference, opts->data}));
         }
-        MIXQ_ASSIGN_OR_RETURN(auto result, calib::validate_on_cpu(vo));
+        MIXQ_ASSIGN_OR_RETURN(auto result, calib::validate(vo));
         const std::string md = markdown(result.report);
         if (!opts->report.empty()) {
           MIXQ_RETURN_IF_ERROR(write_file_atomic(opts->report, result.report.dump(2) + "\n"));

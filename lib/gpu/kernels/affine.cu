@@ -35,8 +35,8 @@ __device__ void store(float* p, int64_t i, float v) { p[i] = v; }
 __device__ void store(__half* p, int64_t i, float v) { p[i] = __float2half_rn(v); }
 
 template <typename T>
-__global__ void channel_affine_kernel(const T* x, const float* a, const float* b, T* y,
-                                      int64_t n, int64_t channels, int64_t inner) {
+__global__ void channel_affine_kernel(const T* x, const float* a, const float* b, T* y, int64_t n,
+                                      int64_t channels, int64_t inner) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const int64_t c = (i / inner) % channels;
@@ -70,8 +70,8 @@ __global__ void pad_kernel(const T* x, T* y, int64_t n, PadShape s, T value) {
 }
 
 template <typename T>
-Status launch_pad(const DeviceTensor& x, const PadShape& shape, uint64_t bits, const DeviceTensor& y,
-                  StreamHandle s) {
+Status launch_pad(const DeviceTensor& x, const PadShape& shape, uint64_t bits,
+                  const DeviceTensor& y, StreamHandle s) {
   T value;
   static_assert(sizeof(T) <= sizeof(uint64_t));
   std::memcpy(&value, &bits, sizeof(T));
@@ -87,8 +87,9 @@ Status launch_pad(const DeviceTensor& x, const PadShape& shape, uint64_t bits, c
 Status channel_affine(const DeviceTensor& x, const float* a, const float* b, const DeviceTensor& y,
                       StreamHandle s) {
   if (x.dims.size() < 2 || x.dims != y.dims || x.dtype != y.dtype) {
-    return bad_input("BatchNormalization on the device: x and y need the same dims (rank >= 2) "
-                     "and dtype");
+    return bad_input(
+        "BatchNormalization on the device: x and y need the same dims (rank >= 2) "
+        "and dtype");
   }
   const int64_t n = x.numel(), channels = x.dims[1];
   int64_t inner = 1;
@@ -100,8 +101,7 @@ Status channel_affine(const DeviceTensor& x, const float* a, const float* b, con
         static_cast<const float*>(x.data), a, b, static_cast<float*>(y.data), n, channels, inner);
   } else if (x.dtype == DType::kFloat16) {
     channel_affine_kernel<__half><<<blocks_for(n), kThreads, 0, stream>>>(
-        static_cast<const __half*>(x.data), a, b, static_cast<__half*>(y.data), n, channels,
-        inner);
+        static_cast<const __half*>(x.data), a, b, static_cast<__half*>(y.data), n, channels, inner);
   } else {
     return unsupported("BatchNormalization on the device takes float32 or float16, not ",
                        dtype_name(x.dtype));
@@ -113,8 +113,8 @@ Status pad_constant(const DeviceTensor& x, const std::vector<int64_t>& begin, ui
                     const DeviceTensor& y, StreamHandle s) {
   const size_t rank = x.dims.size();
   if (rank > kMaxDims || y.dims.size() != rank || begin.size() != rank || x.dtype != y.dtype) {
-    return bad_input("Pad on the device: x, y and the pads must agree in rank (at most ",
-                     kMaxDims, ") and dtype");
+    return bad_input("Pad on the device: x, y and the pads must agree in rank (at most ", kMaxDims,
+                     ") and dtype");
   }
   PadShape shape{};
   shape.rank = static_cast<int>(rank);
