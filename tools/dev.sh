@@ -107,6 +107,15 @@ case "${1:-}" in
     "$ROOT/.venv/bin/python" "$ROOT/tools/bench/calib_vs_ort.py" --mixq "$BUILD/tools/mixq" \
       --model "$ROOT/samples/digits_cnn/model.onnx" --data "$ROOT/samples/digits_cnn/calib.npz" \
       --repeat 100 --batch 32 --threads "${MIXQ_BENCH_THREADS:-$JOBS}"
+    # GPU: GEMM throughput per format and the end-to-end wide-MLP benchmark (docs/gpu.md), when
+    # this machine has a usable CUDA device.
+    if "$BUILD/tools/mixq" --version | grep -q "devices:"; then
+      "$BUILD/tests/gpu_gemm_bench" 4096 8192 16384
+      "$ROOT/.venv/bin/python" "$ROOT/tools/bench/gpu_e2e.py" --mixq "$BUILD/tools/mixq" \
+        --work "$BUILD/bench/gpu_e2e"
+    else
+      echo "mixq: no usable CUDA device here; GPU benchmarks skipped ($("$BUILD/tools/mixq" --version | tail -1))"
+    fi
     # Calibration cost against a plain forward pass.
     for sample in tinygpt digits_cnn; do
       "$ROOT/.venv/bin/python" "$ROOT/tools/bench/calib_cost.py" --mixq "$BUILD/tools/mixq" \
