@@ -133,6 +133,23 @@ struct MatmulCall {
   int64_t stride_a = 0, stride_b = 0, stride_d = 0;
 };
 
+// A call on g's operands (a, b, y and bias) in `format`.
+MatmulCall call_for(Format format, cudaDataType_t ab_type, cudaDataType_t d_type,
+                    const GemmArgs& g) {
+  MatmulCall call;
+  call.format = format;
+  call.ab_type = ab_type;
+  call.d_type = d_type;
+  call.m = g.m;
+  call.n = g.n;
+  call.k = g.k;
+  call.a = g.a;
+  call.b = g.b;
+  call.d = g.y;
+  call.bias = g.bias;
+  return call;
+}
+
 cublasComputeType_t compute_type(Format f) {
   return f == Format::kInt8 ? CUBLAS_COMPUTE_32I : CUBLAS_COMPUTE_32F;
 }
@@ -457,17 +474,7 @@ Status gemm_f32(GemmContext& ctx, const GemmArgs& g) {
   bool done = false;
   MIXQ_RETURN_IF_ERROR(validate(c, "gemm_f32", g, DType::kFloat32, &done));
   if (done) return Status::ok_status();
-  MatmulCall call;
-  call.format = Format::kF32;
-  call.ab_type = CUDA_R_32F;
-  call.d_type = CUDA_R_32F;
-  call.m = g.m;
-  call.n = g.n;
-  call.k = g.k;
-  call.a = g.a;
-  call.b = g.b;
-  call.d = g.y;
-  call.bias = g.bias;
+  MatmulCall call = call_for(Format::kF32, CUDA_R_32F, CUDA_R_32F, g);
   return matmul_f32_out(c, call);
 }
 
@@ -487,16 +494,9 @@ Status gemm_batched(GemmContext& ctx, const GemmArgs& g, int64_t batch, int64_t 
   bool done = false;
   MIXQ_RETURN_IF_ERROR(validate(c, "gemm_batched", g, out, &done));
   if (done) return Status::ok_status();
-  MatmulCall call;
-  call.format = in == DType::kFloat32 ? Format::kF32 : Format::kF16;
-  call.ab_type = cuda_type(in);
-  call.d_type = cuda_type(out);
-  call.m = g.m;
-  call.n = g.n;
-  call.k = g.k;
-  call.a = g.a;
-  call.b = g.b;
-  call.d = g.y;
+  // (g.bias is null: refused above.)
+  MatmulCall call = call_for(in == DType::kFloat32 ? Format::kF32 : Format::kF16, cuda_type(in),
+                             cuda_type(out), g);
   call.batch = static_cast<int32_t>(batch);
   call.stride_a = stride_a;
   call.stride_b = stride_b;
@@ -513,17 +513,7 @@ Status gemm_f16(GemmContext& ctx, const GemmArgs& g, DType out) {
   bool done = false;
   MIXQ_RETURN_IF_ERROR(validate(c, "gemm_f16", g, out, &done));
   if (done) return Status::ok_status();
-  MatmulCall call;
-  call.format = Format::kF16;
-  call.ab_type = CUDA_R_16F;
-  call.d_type = cuda_type(out);
-  call.m = g.m;
-  call.n = g.n;
-  call.k = g.k;
-  call.a = g.a;
-  call.b = g.b;
-  call.d = g.y;
-  call.bias = g.bias;
+  MatmulCall call = call_for(Format::kF16, CUDA_R_16F, cuda_type(out), g);
   if (out == DType::kFloat32) return matmul_f32_out(c, call);
   if (g.bias == nullptr) return matmul(c, call);
   // cuBLASLt's fused bias has D's type here: a float16 copy of the bias, added in float32 before
