@@ -1,5 +1,7 @@
 #include "mixq/quant/plan.h"
 
+#include <algorithm>
+
 namespace mixq::quant {
 
 const PlanEntry* Plan::find(const std::string& layer) const {
@@ -7,6 +9,21 @@ const PlanEntry* Plan::find(const std::string& layer) const {
     if (e.layer == layer) return &e;
   }
   return nullptr;
+}
+
+Expected<std::vector<Precision>> parse_formats(const std::vector<std::string>& args) {
+  std::vector<Precision> out;
+  for (const auto& f : args) {
+    const auto p = parse_precision(f);
+    if (!p || *p == Precision::kFp32) {
+      return usage_error("--formats takes fp8, int8 and fp16, got '", f, "'");
+    }
+    if (std::find(out.begin(), out.end(), *p) != out.end()) {
+      return usage_error("--formats names '", f, "' twice");
+    }
+    out.push_back(*p);
+  }
+  return out;
 }
 
 Expected<std::vector<Override>> parse_overrides(const std::vector<std::string>& args) {

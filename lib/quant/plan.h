@@ -35,4 +35,8 @@ struct Override {
 // a missing '=', an unknown format or an invalid regex.
 Expected<std::vector<Override>> parse_overrides(const std::vector<std::string>& args);
 
+// Parses --formats: each of fp8, int8, fp16 at most once, in the order given. Usage error naming
+// the argument for anything else (fp32 included: it is always a choice) or a repeat.
+Expected<std::vector<Precision>> parse_formats(const std::vector<std::string>& args);
+
 }  // namespace mixq::quant

@@ -335,6 +335,14 @@ TEST(CliConvert, AutoChoosesAPlanWithinTheBudgetAndItReplays) {
   EXPECT_EQ(convert("digits_cnn", "auto", dir / "x.onnx", {"--metric", "sqnr", "--min-sqnr", "30"})
                 .exit_code,
             1);
+  // --formats takes fp8, int8, fp16, each once (the same parser as analyze's).
+  for (const char* f : {"int4", "fp32", "int8,int8"}) {
+    EXPECT_EQ(convert("digits_cnn", "auto", dir / "x.onnx",
+                      {"--metric", "top1", "--max-drop", "1", "--formats", f})
+                  .exit_code,
+              1)
+        << f;
+  }
   EXPECT_FALSE(std::filesystem::exists(dir / "x.onnx"));
 }
 

@@ -9,6 +9,7 @@
 #include "command.h"
 #include "mixq/calibration/analyze.h"
 #include "mixq/core/file_io.h"
+#include "mixq/quant/plan.h"
 #include "mixq/report/sensitivity_report.h"
 #include "paths.h"
 #include "progress.h"
@@ -62,17 +63,7 @@ Command add_analyze_command(CLI::App& root) {
           if (opts->html == opts->out) return usage_error("--html and -o name the same file");
         }
         calib::AnalyzeOptions ao;
-        ao.formats.clear();
-        for (const auto& f : opts->formats) {
-          const auto p = quant::parse_precision(f);
-          if (!p || *p == quant::Precision::kFp32) {
-            return usage_error("--formats takes fp8, int8 and fp16, got '", f, "'");
-          }
-          for (quant::Precision q : ao.formats) {
-            if (q == *p) return usage_error("--formats names '", f, "' twice");
-          }
-          ao.formats.push_back(*p);
-        }
+        MIXQ_ASSIGN_OR_RETURN(ao.formats, quant::parse_formats(opts->formats));
         if (!opts->metric.empty()) {
           ao.metric = analysis::parse_metric(opts->metric);
           if (!ao.metric) {

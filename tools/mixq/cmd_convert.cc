@@ -10,6 +10,7 @@
 #include "command.h"
 #include "mixq/calibration/convert.h"
 #include "mixq/core/file_io.h"
+#include "mixq/quant/plan.h"
 #include "mixq/report/convert_report.h"
 #include "paths.h"
 #include "progress.h"
@@ -237,14 +238,7 @@ Command add_convert_command(CLI::App& root) {
         if (automatic) {
           calib::AutoOptions ao;
           if (!opts->formats.empty()) {
-            ao.formats.clear();
-            for (const auto& f : opts->formats) {
-              const auto p = quant::parse_precision(f);
-              if (!p || *p == quant::Precision::kFp32) {
-                return usage_error("--formats takes fp8, int8 and fp16, got '", f, "'");
-              }
-              ao.formats.push_back(*p);
-            }
+            MIXQ_ASSIGN_OR_RETURN(ao.formats, quant::parse_formats(opts->formats));
           }
           if (opts->objective != "latency" && opts->objective != "size") {
             return usage_error("--objective must be latency or size, got '", opts->objective, "'");
