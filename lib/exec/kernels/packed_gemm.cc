@@ -139,6 +139,7 @@ void gemm_packed_right(ThreadPool* pool, int64_t M, const float* A, int64_t lda,
                        const PackedRight& b, float* C, int64_t ldc) {
 #if defined(__AVX512F__)
   const int64_t K = b.K, N = b.N;
+  if (M <= 0 || N <= 0) return;  // nothing to write (and no task grain of 0 blocks below)
   const int64_t blocks = ceil_div(M, kBlock);
   // A is packed like a left weight (M x K copied once; the product reads it N / 32 times).
   AlignedFloats ap(static_cast<size_t>(blocks * K * kBlock));
@@ -168,6 +169,7 @@ void left_product(ThreadPool* pool, const PackedLeft& w, int64_t N, const float*
                   const int64_t* koff, float* C, int64_t ldc) {
 #if defined(__AVX512F__)
   const int64_t M = w.M, K = w.K;
+  if (M <= 0 || N <= 0) return;  // nothing to write (and no task grain of 0 blocks below)
   const int64_t blocks = ceil_div(M, kBlock);
   const auto& tiles = koff == nullptr ? kTiles : kOffsetTiles;
   // Consecutive tasks share a column panel of X, which stays in cache while weight blocks pass.

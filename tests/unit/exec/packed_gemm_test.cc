@@ -166,6 +166,26 @@ TEST(PackedGemm, MatMulGemmConvWithInitializerWeightsMatchFedWeights) {
                      spec(11));
 }
 
+// An empty batch (zero rows) writes nothing and does not divide by its zero blocks; the
+// nodes give empty outputs of the right shape on both paths.
+TEST(PackedGemm, EmptyBatchGivesEmptyOutputs) {
+  SKIP_WITHOUT_PACKED_GEMM();
+  exec::ThreadPool pool(2);
+  const auto b = random_vector(size_t(7 * 40), 30);
+  auto right = exec::pack_right(b.data(), 7, 40, 40, false);
+  auto left = exec::pack_left(b.data(), 7, 40, 40);
+  float sentinel = -7.0f;
+  exec::gemm_packed_right(&pool, 0, nullptr, 7, *right, &sentinel, 40);
+  exec::gemm_packed_left(&pool, *left, 0, nullptr, 0, &sentinel, 0);
+  EXPECT_EQ(sentinel, -7.0f);
+  expect_paths_agree("MatMul", {random_floats({0, 70}, 31), random_floats({70, 45}, 32)}, spec(17));
+  expect_paths_agree("MatMul", {random_floats({3, 0, 70}, 33), random_floats({70, 45}, 34)},
+                     spec(17));
+  expect_paths_agree(
+      "Gemm", {random_floats({0, 50}, 35), random_floats({20, 50}, 36), random_floats({20}, 37)},
+      spec(13, int_attr("transB", 1)));
+}
+
 // Stride-1 convolutions whose padded rows are at least 16 wide take the im2col-free path
 // (shifted rows of a padded copy of the input); strided ones take im2col with the packed
 // weight. The fed-weight runs use im2col and Eigen.
