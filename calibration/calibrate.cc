@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <set>
 
 #include "mixq/calibration/data/batcher.h"
 #include "mixq/calibration/data/data_source.h"
@@ -141,6 +142,36 @@ Expected<Feeds> drop_rows(const Feeds& feeds, const std::vector<bool>& bad) {
   return out;
 }
 
+// Passes on to the collector only the outputs of the selected tensors (calibrate --tensors):
+// the others are never recorded, and the collector keeps no handle on their buffers.
+class SelectedOutputs : public exec::Observer {
+ public:
+  SelectedOutputs(exec::Observer& inner, const std::set<std::string>& names)
+      : inner_(inner), names_(names) {}
+  void on_output(const ir::Node& node, const ir::Value& value, const ir::Tensor& t) override {
+    if (names_.count(value.name())) inner_.on_output(node, value, t);
+  }
+
+ private:
+  exec::Observer& inner_;
+  const std::set<std::string>& names_;
+};
+
+// The names of --tensors, each checked to be a graph input or a node output of `model`.
+Expected<std::set<std::string>> selected_tensors(const ir::Model& model,
+                                                 const std::vector<std::string>& names) {
+  std::set<std::string> out;
+  for (const auto& name : names) {
+    const ir::Value* v = model.graph().find_value(name);
+    if (v == nullptr || (v->producer() == nullptr && !model.graph().is_input(v))) {
+      return bad_input("--tensors: '", name,
+                       "' is not a graph input or a node output of the model");
+    }
+    out.insert(name);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::optional<Method> parse_method(const std::string& name) {
@@ -196,7 +227,15 @@ Expected<nlohmann::ordered_json> calibrate(const ir::Model& model,
   if (options.max_samples > 0) runs = std::min(runs, (options.max_samples + per_run - 1) / per_run);
   if (runs <= 0) return bad_input(data_path.string(), ": the data set has no samples");
 
+  MIXQ_ASSIGN_OR_RETURN(const std::set<std::string> selected,
+                        selected_tensors(model, options.tensors));
+  const bool subset = !options.tensors.empty();
   StatsCollector collector(model, {.bins = options.bins, .histograms = true, .pool = &ex->pool()});
+  // A selected output of a value-moving node (Reshape...) gets its record from its source's.
+  std::set<std::string> observed = selected;
+  for (const auto& name : selected) observed.insert(collector.source_of(name));
+  SelectedOutputs selected_outputs(collector, observed);
+  exec::Observer* observer = subset ? static_cast<exec::Observer*>(&selected_outputs) : &collector;
   int64_t samples = 0, used = 0;
   json bad_samples = json::array();
   for (int64_t r = 0; r < runs; ++r) {
@@ -217,8 +256,16 @@ Expected<nlohmann::ordered_json> calibrate(const ir::Model& model,
       MIXQ_ASSIGN_OR_RETURN(feeds, drop_rows(feeds, bad));
     }
     if (keep > 0) {
-      collector.begin_run(feeds, samples, keep);
-      auto out = ex->run(feeds, &collector);
+      if (subset) {
+        Feeds observed_feeds;
+        for (const auto& f : feeds) {
+          if (observed.count(f.first)) observed_feeds.push_back(f);
+        }
+        collector.begin_run(observed_feeds, samples, keep);
+      } else {
+        collector.begin_run(feeds, samples, keep);
+      }
+      auto out = ex->run(feeds, observer);
       collector.end_run();
       if (!out.ok()) {
         return out.status().with_context(str_cat("run ", r, " of ", data_path.string()));
@@ -245,9 +292,11 @@ Expected<nlohmann::ordered_json> calibrate(const ir::Model& model,
                {"excluded_samples", bad_samples}};
   j["method"] = method_name(options.method);
   j["parameters"] = {{"percentile", options.percentile}, {"bins", options.bins}};
+  if (subset) j["tensors"] = options.tensors;
   // Ranges per tensor, in parallel (each tensor's computation is independent and serial).
   std::vector<const std::pair<const std::string, TensorRecord>*> recs;
   for (const auto& e : collector.tensors()) {
+    if (subset && !selected.count(e.first)) continue;  // observed only as an alias's source
     if (e.second.dtype != DType::kUndefined) recs.push_back(&e);  // seen as a float tensor
   }
   std::vector<json> per_tensor(recs.size());
@@ -263,6 +312,7 @@ Expected<nlohmann::ordered_json> calibrate(const ir::Model& model,
   j["activations"] = std::move(acts);
   json layers = json::array();
   for (const auto& l : collector.layer_inputs()) {
+    if (subset && !selected.count(l.tensor)) continue;  // not observed
     layers.push_back({{"layer", l.layer},
                       {"op_type", l.op_type},
                       {"tensor", l.tensor},
@@ -292,6 +342,44 @@ Expected<nlohmann::ordered_json> calibrate(const ir::Model& model,
   return j;
 }
 
+namespace {
+
+// The parts of RANGES.json that convert and analyze read after loading (range_for, the FP16
+// emitter's absmax), so that reading them cannot throw: "activations" an object of objects whose
+// "absmax" is a number and whose "ranges" is an object of numbers ("mse": of numbers per format).
+Status check_activation_ranges(const json& j, const std::string& file) {
+  const auto acts = j.find("activations");
+  if (acts == j.end()) return Status::ok_status();
+  if (!acts->is_object()) return bad_input(file, ": \"activations\" is not an object");
+  for (const auto& [name, a] : acts->items()) {
+    if (!a.is_object()) return bad_input(file, ": activation '", name, "' is not an object");
+    if (a.contains("absmax") && !a["absmax"].is_number()) {
+      return bad_input(file, ": activation '", name, "': \"absmax\" is not a number");
+    }
+    const auto r = a.find("ranges");
+    if (r == a.end()) continue;
+    if (!r->is_object()) {
+      return bad_input(file, ": activation '", name, "': \"ranges\" is not an object");
+    }
+    for (const auto& [method, v] : r->items()) {
+      const bool ok = method == "mse" ? v.is_object() : v.is_number();
+      if (!ok) {
+        return bad_input(file, ": activation '", name, "': range '", method, "' is malformed");
+      }
+      if (method != "mse") continue;
+      for (const auto& [format, x] : v.items()) {
+        if (!x.is_number()) {
+          return bad_input(file, ": activation '", name, "': mse range '", format,
+                           "' is not a number");
+        }
+      }
+    }
+  }
+  return Status::ok_status();
+}
+
+}  // namespace
+
 std::optional<double> range_for(const nlohmann::ordered_json& ranges, const std::string& tensor,
                                 quant::Precision p, Method method) {
   const auto acts = ranges.find("activations");
@@ -306,8 +394,12 @@ std::optional<double> range_for(const nlohmann::ordered_json& ranges, const std:
       return r.value("percentile", 0.0);
     case Method::kEntropy:
       return r.value("entropy", 0.0);
-    case Method::kMse:
-      return r["mse"].value(p == quant::Precision::kFp8 ? "fp8_e4m3" : "int8", 0.0);
+    case Method::kMse: {
+      // (find, not the const operator[]: that is undefined for a missing key.)
+      const auto mse = r.find("mse");
+      if (mse == r.end()) return std::nullopt;
+      return mse->value(p == quant::Precision::kFp8 ? "fp8_e4m3" : "int8", 0.0);
+    }
   }
   return std::nullopt;
 }
@@ -322,14 +414,22 @@ Expected<nlohmann::ordered_json> load_ranges(const std::filesystem::path& path,
   } catch (const std::exception& e) {
     return bad_input(path.string(), ": not valid JSON (", e.what(), ")");
   }
-  if (!j.is_object() || j.value("schema", "") != "mixq.ranges") {
+  // Every field is type-checked before it is read: json::value() throws on a type mismatch.
+  if (!j.is_object() || !j.contains("schema") || j["schema"] != "mixq.ranges") {
     return bad_input(path.string(), ": not a mixq RANGES.json (schema mixq.ranges)");
   }
-  if (j.value("version", 0) != 1) {
-    return bad_input(path.string(), ": ranges schema version ", j.value("version", 0),
+  if (!j.contains("version") || j["version"] != 1) {
+    return bad_input(path.string(), ": ranges schema version ",
+                     j.contains("version") ? j["version"].dump() : "(none)",
                      " is not supported (1)");
   }
-  const std::string want = j.contains("model") ? j["model"].value("sha256", "") : "";
+  const json* model = j.contains("model") ? &j["model"] : nullptr;
+  if (model != nullptr &&
+      (!model->is_object() || (model->contains("sha256") && !(*model)["sha256"].is_string()))) {
+    return bad_input(path.string(), ": \"model\" must be an object with a string \"sha256\"");
+  }
+  MIXQ_RETURN_IF_ERROR(check_activation_ranges(j, path.string()));
+  const std::string want = model != nullptr ? model->value("sha256", "") : "";
   if (want != model_hash) {
     return bad_input(path.string(), ": computed for a model with SHA-256 ", want,
                      ", but the model has SHA-256 ", model_hash,

@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include <string>
+#include <vector>
+
 #include "mixq/ir/model.h"
 
 #include "mixq/core/status.h"
@@ -31,6 +33,11 @@ struct CalibrateOptions {
   int bins = 2048;
   int64_t max_samples = 0;  // 0: all
   int threads = 0;
+  // Activations to observe (graph inputs or node outputs, by name); empty: every one. The
+  // others are neither recorded nor held: RANGES.json lists only these, and only the layers
+  // whose activation input is one of them. A name that is no graph input or node output of the
+  // model is refused (bad input, naming it).
+  std::vector<std::string> tensors;
   // Called after each run with (samples done, samples in total).
   std::function<void(int64_t, int64_t)> progress;
 };

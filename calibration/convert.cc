@@ -64,6 +64,8 @@ bool has_qdq(const ir::Model& model) {
   return false;
 }
 
+}  // namespace
+
 // PLAN.json (schema mixq.plan, version 1): the layers and their formats. A plan made for a
 // model with another SHA-256 is replayed with a warning (layer names are what it pins);
 // layers it names that the model lacks are refused by the caller.
@@ -77,11 +79,18 @@ Expected<quant::Plan> load_plan(const std::filesystem::path& path, const std::st
   } catch (const std::exception& e) {
     return bad_input(path.string(), ": not valid JSON (", e.what(), ")");
   }
-  if (!j.is_object() || j.value("schema", "") != "mixq.plan" || j.value("version", 0) != 1 ||
-      !j.contains("layers") || !j["layers"].is_array()) {
+  // Every field is type-checked before it is read: json::value() throws on a type mismatch.
+  if (!j.is_object() || !j.contains("schema") || j["schema"] != "mixq.plan" ||
+      !j.contains("version") || j["version"] != 1 || !j.contains("layers") ||
+      !j["layers"].is_array()) {
     return bad_input(path.string(), ": not a mixq PLAN.json (schema mixq.plan, version 1)");
   }
-  const std::string made_for = j.contains("model") ? j["model"].value("sha256", "") : "";
+  const json* model = j.contains("model") ? &j["model"] : nullptr;
+  if (model != nullptr &&
+      (!model->is_object() || (model->contains("sha256") && !(*model)["sha256"].is_string()))) {
+    return bad_input(path.string(), ": \"model\" must be an object with a string \"sha256\"");
+  }
+  const std::string made_for = model != nullptr ? model->value("sha256", "") : "";
   if (made_for != model_hash) {
     warn(path.string() + " was made for a model with SHA-256 " + made_for +
          "; replaying it on this one by layer name");
@@ -97,6 +106,12 @@ Expected<quant::Plan> load_plan(const std::filesystem::path& path, const std::st
       return bad_input(path.string(), ": layer '", l["name"].get<std::string>(),
                        "' has unknown precision '", l["precision"].get<std::string>(), "'");
     }
+    for (const char* key : {"op_type", "reason"}) {
+      if (l.contains(key) && !l[key].is_string()) {
+        return bad_input(path.string(), ": layer '", l["name"].get<std::string>(), "': \"", key,
+                         "\" is not a string");
+      }
+    }
     if (plan.find(l["name"].get<std::string>()) != nullptr) {
       return bad_input(path.string(), ": layer '", l["name"].get<std::string>(), "' appears twice");
     }
@@ -105,6 +120,8 @@ Expected<quant::Plan> load_plan(const std::filesystem::path& path, const std::st
   }
   return plan;
 }
+
+namespace {
 
 // Per layer: its work from the first eval run's dims; and the estimated time and weight bytes
 // of the applied plan against all-FP32 and all-FP16 on the target profile (the quantizable
@@ -370,6 +387,10 @@ Expected<ConvertResult> convert(const std::filesystem::path& model_path,
   }
   MIXQ_RETURN_IF_ERROR(onnx::save_model(*model, out_path, so));
   const double rewrite_s = seconds_since(t_rw);
+  // The rewritten model holds the quantized weights; the file now has them. Free them before
+  // the verification loads both models (a large model would hold them twice).
+  targets.clear();
+  model.reset();
 
   // Verification: the written file, re-loaded, against the original.
   const auto t_ver = Clock::now();

@@ -90,4 +90,11 @@ Expected<ConvertResult> convert_auto(const std::filesystem::path& model_path,
                                      const ConvertOptions& options,
                                      const AutoOptions& auto_options);
 
+// Reads a PLAN.json (schema mixq.plan, version 1) for --plan. A plan made for a model whose
+// SHA-256 is not `model_hash` is accepted with a call to `warn` (layers are pinned by name).
+// Bad input (naming the file) for unreadable or invalid JSON, another schema or version, a layer
+// without a string "name" and "precision", an unknown precision or a layer named twice.
+Expected<quant::Plan> load_plan(const std::filesystem::path& path, const std::string& model_hash,
+                                const std::function<void(const std::string&)>& warn);
+
 }  // namespace mixq::calib

@@ -1,5 +1,6 @@
 #include "mixq/calibration/data/batcher.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace mixq::calib {
@@ -39,6 +40,11 @@ Expected<Batcher> Batcher::create(const DataSource& data, std::vector<InputSpec>
                        expected_text(spec), "); the data has: ", names.empty() ? "nothing" : names);
     }
     const ArrayReader& a = *bind.array;
+    // Zero samples (or an empty sample) would reach kernels with empty tensors.
+    if (std::find(a.dims().begin(), a.dims().end(), 0) != a.dims().end()) {
+      return bad_input(a.label(), ": the array for input '", spec.name, "' is empty (shape ",
+                       ir::dims_to_string(a.dims()), "); the data set has no samples");
+    }
     if (spec.type.is_tensor() && spec.type.dtype != DType::kUndefined &&
         a.dtype() != spec.type.dtype) {
       return bad_input("input '", spec.name, "': ", a.label(), " is ", dtype_name(a.dtype()),
@@ -91,6 +97,17 @@ Expected<Batcher> Batcher::create(const DataSource& data, std::vector<InputSpec>
   b.runs_ = runs < 0 ? 1 : runs;
   if (b.runs_ == 0) return bad_input(data.path().string(), ": the data set is empty (0 samples)");
   return b;
+}
+
+std::map<std::string, std::vector<int64_t>> Batcher::run_dims() const {
+  std::map<std::string, std::vector<int64_t>> dims;
+  for (const Binding& b : bindings_) {
+    std::vector<int64_t> d = b.array->dims();
+    if (b.mode == Binding::Mode::kSample) d.erase(d.begin());
+    if (b.mode == Binding::Mode::kChunk) d[0] = b.chunk;
+    dims[b.spec.name] = std::move(d);
+  }
+  return dims;
 }
 
 Expected<Feeds> Batcher::run(int64_t i) const {

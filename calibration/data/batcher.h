@@ -8,6 +8,7 @@
 // (evaluation files also carry labels or targets). Only the current run's rows are read.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -39,6 +40,9 @@ class Batcher {
   Layout layout() const { return layout_; }
   // Samples covered by one run (1 for sample layout, the chunk size for chunks).
   int64_t run_size() const { return run_size_; }
+
+  // The dims of each input in one run (the same for every run), by input name.
+  std::map<std::string, std::vector<int64_t>> run_dims() const;
 
   // The feeds of run i (0 <= i < num_runs()).
   Expected<Feeds> run(int64_t i) const;

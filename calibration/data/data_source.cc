@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <map>
 
@@ -218,11 +219,13 @@ Status add_npz(const std::filesystem::path& path, std::vector<std::unique_ptr<Ar
       const std::string_view bytes(reinterpret_cast<const char*>(file->data() + m.data_offset),
                                    static_cast<size_t>(m.compressed_size));
       MIXQ_ASSIGN_OR_RETURN(NpyHeader h, parse_npy_header(bytes, label));
-      const uint64_t need =
-          h.data_offset +
-          dtype_storage_bytes(h.dtype, static_cast<uint64_t>(ir::checked_numel(h.dims).value()))
-              .value_or(0);
-      if (need > m.compressed_size) return bad_input(label, ": array data is truncated");
+      // An overflowing byte size is refused too (treated as 0 it passed this check); compared by
+      // subtraction, as data_offset + bytes can wrap. parse_npy_header checked data_offset.
+      const auto data_bytes =
+          dtype_storage_bytes(h.dtype, static_cast<uint64_t>(ir::checked_numel(h.dims).value()));
+      if (!data_bytes || *data_bytes > m.compressed_size - h.data_offset) {
+        return bad_input(label, ": array data is truncated");
+      }
       out.push_back(std::make_unique<MappedArray>(file, m.data_offset + h.data_offset, std::move(h),
                                                   name, label));
     } else {
@@ -240,7 +243,7 @@ Expected<std::unique_ptr<ArrayReader>> open_npy(const std::filesystem::path& pat
   MIXQ_ASSIGN_OR_RETURN(NpyHeader h, parse_npy_header(bytes, path.string()));
   const auto need =
       dtype_storage_bytes(h.dtype, static_cast<uint64_t>(ir::checked_numel(h.dims).value()));
-  if (!need || h.data_offset + *need > file->size()) {
+  if (!need || *need > file->size() - h.data_offset) {  // (h.data_offset + *need can wrap)
     return bad_input(path.string(), ": array data is truncated (", file->size(), " bytes, need ",
                      h.data_offset + need.value_or(0), ")");
   }
@@ -319,6 +322,40 @@ Expected<std::unique_ptr<DataSource>> DataSource::open(
       return bad_input(path.string(), ": array '", a->name(), "' appears twice");
   }
   return src;
+}
+
+Expected<std::optional<NonFinite>> find_nonfinite(const DataSource& data) {
+  for (const auto& a : data.arrays()) {
+    if (!dtype_is_float(a->dtype()) || dtype_bits(a->dtype()) < 8) continue;
+    const int64_t rows = a->rows();
+    constexpr int64_t kChunk = 256;
+    for (int64_t begin = 0; begin < rows; begin += kChunk) {
+      const int64_t count = std::min(kChunk, rows - begin);
+      MIXQ_ASSIGN_OR_RETURN(ir::Tensor t, a->read_rows(begin, count));
+      const int64_t n = t.numel();
+      const int64_t per_row = count > 0 ? n / count : 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const double v = t.dtype() == DType::kFloat32 ? t.data<float>()[i] : t.element_as_double(i);
+        if (!std::isfinite(v)) {
+          return std::optional<NonFinite>(NonFinite{a->label(), begin + i / per_row, v});
+        }
+      }
+    }
+  }
+  return std::optional<NonFinite>();
+}
+
+Status check_eval_data_finite(const std::filesystem::path& eval) {
+  // Unreadable data is the command's to report, where it reads it (after the model's checks).
+  auto data = DataSource::open(eval);
+  if (!data.ok()) return Status::ok_status();
+  auto bad = find_nonfinite(**data);
+  if (!bad.ok() || !*bad) return Status::ok_status();
+  const NonFinite& at = **bad;
+  return bad_input(at.label, ": sample ", at.sample, " holds ",
+                   std::isnan(at.value) ? "NaN" : "Inf",
+                   "; evaluation data must be finite (calibration data may hold such samples: "
+                   "they are left out of the ranges)");
 }
 
 }  // namespace mixq::calib

@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,5 +64,22 @@ class DataSource {
   std::string description_;
   std::vector<std::unique_ptr<ArrayReader>> arrays_;
 };
+
+// Where a floating-point array first holds NaN or Inf.
+struct NonFinite {
+  std::string label;   // "eval.npz:input"
+  int64_t sample = 0;  // row along axis 0
+  double value = 0;    // the NaN or infinity found
+};
+
+// Scans every floating-point array of `data` (in chunks of rows) for NaN and Inf; nullopt when
+// all values are finite. Read errors name the file and array.
+Expected<std::optional<NonFinite>> find_nonfinite(const DataSource& data);
+
+// Refuses (bad input) evaluation data holding NaN or Inf, naming the file, array and sample:
+// metrics over such outputs mean nothing. (Calibration data may hold such samples: calibration
+// leaves them out and counts them in RANGES.json.) Data that cannot be read passes: the command
+// reports it where it reads it.
+Status check_eval_data_finite(const std::filesystem::path& eval);
 
 }  // namespace mixq::calib

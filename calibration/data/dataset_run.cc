@@ -1,5 +1,7 @@
 #include "mixq/calibration/data/dataset_run.h"
 
+#include "mixq/ir/memory_budget.h"
+
 namespace mixq::calib {
 
 std::vector<InputSpec> input_specs(const exec::Executor& ex) {
@@ -41,6 +43,27 @@ Expected<DatasetRun> run_dataset(const exec::Executor& ex, const DataSource& dat
     result.outputs.emplace_back(name, std::move(joined));
   }
   return result;
+}
+
+Status check_memory_limit(const ir::Model& model, const std::filesystem::path& data,
+                          int64_t max_mib) {
+  if (max_mib <= 0) return Status::ok_status();
+  ir::InferOptions io;
+  if (!data.empty()) {
+    std::vector<InputSpec> specs;
+    std::vector<std::string> names;
+    for (const ir::Value* v : model.graph().inputs()) {
+      if (model.is_constant_initializer(v)) continue;
+      specs.push_back(InputSpec{v->name(), v->type(), v->initializer() != nullptr});
+      names.push_back(v->name());
+    }
+    MIXQ_ASSIGN_OR_RETURN(auto source, DataSource::open(data, names));
+    MIXQ_ASSIGN_OR_RETURN(Batcher batcher, Batcher::create(*source, specs));
+    for (const auto& [name, dims] : batcher.run_dims()) {
+      io.input_shapes[name] = ir::shape_from_ints(dims);
+    }
+  }
+  return ir::check_memory_limit(model, max_mib, io);
 }
 
 }  // namespace mixq::calib

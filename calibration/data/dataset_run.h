@@ -1,6 +1,7 @@
 // Running a model over a whole data set: cut into runs by the Batcher, outputs joined back.
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <utility>
@@ -8,6 +9,7 @@
 
 #include "mixq/calibration/data/batcher.h"
 #include "mixq/exec/executor.h"
+#include "mixq/ir/model.h"
 
 namespace mixq::calib {
 
@@ -34,5 +36,12 @@ Expected<DatasetRun> run_dataset(const exec::Executor& ex, const DataSource& dat
 Expected<DatasetRun> run_dataset(exec::Executor& ex, const DataSource& data,
                                  exec::Observer* observer = nullptr,
                                  const std::function<void(int64_t, int64_t)>& progress = nullptr);
+
+// --max-memory: refuses (bad input) `model` when its stored tensors plus the activations shape
+// inference can size for one run of `data` (declared shapes only when `data` is empty) exceed
+// `max_mib` MiB; the message gives the total, the limit and the largest tensors. Nothing runs.
+// max_mib <= 0: no limit.
+Status check_memory_limit(const ir::Model& model, const std::filesystem::path& data,
+                          int64_t max_mib);
 
 }  // namespace mixq::calib

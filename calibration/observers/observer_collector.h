@@ -77,6 +77,11 @@ class StatsCollector : public exec::Observer {
     return layer_inputs_;
   }
   int64_t runs() const { return run_; }
+  // The tensor whose record `name`'s is a copy of (see above); `name` itself when none.
+  const std::string& source_of(const std::string& name) const {
+    auto it = alias_of_.find(name);
+    return it == alias_of_.end() ? name : it->second;
+  }
 
  private:
   // One tensor of one run, to observe.

@@ -1,6 +1,7 @@
 #include "mixq/core/file_io.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,6 +14,31 @@ namespace mixq {
 namespace {
 
 std::string errno_text(int err) { return std::strerror(err); }
+
+// Removes ".<name>.tmp-<pid>-<n>" files in `dir` whose writer process no longer exists: what a
+// killed run of an earlier AtomicFile for the same name left behind. A temporary file of a live
+// process (another writer of the same output right now) is kept; so are names that do not
+// follow the pattern exactly.
+void remove_stale_temporaries(const std::filesystem::path& dir, const std::string& name) {
+  const std::string prefix = "." + name + ".tmp-";
+  std::error_code ec;
+  std::filesystem::directory_iterator it(dir, ec);
+  if (ec) return;
+  for (const auto& entry : it) {
+    const std::string file = entry.path().filename().string();
+    if (file.size() <= prefix.size() || file.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string rest = file.substr(prefix.size());
+    const size_t dash = rest.find('-');
+    if (dash == 0 || dash == std::string::npos || dash + 1 == rest.size()) continue;
+    if (rest.find_first_not_of("0123456789-") != std::string::npos) continue;
+    if (rest.find('-', dash + 1) != std::string::npos || dash > 9) continue;
+    const long pid = std::stol(rest.substr(0, dash));
+    if (pid <= 0 || pid == static_cast<long>(::getpid())) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    std::error_code rm;
+    std::filesystem::remove(entry.path(), rm);
+  }
+}
 
 }  // namespace
 
@@ -70,11 +96,14 @@ Expected<std::unique_ptr<AtomicFile>> AtomicFile::create(const std::filesystem::
   if (std::filesystem::is_directory(path, ec)) {
     return bad_input(path.string(), ": output path is a folder");
   }
+  remove_stale_temporaries(dir, path.filename().string());
   auto f = std::unique_ptr<AtomicFile>(new AtomicFile());
   f->path_ = path;
   std::random_device rd;
+  const std::string pid = std::to_string(::getpid());
   for (int attempt = 0; attempt < 16 && f->fd_ < 0; ++attempt) {
-    f->temp_path_ = dir / ("." + path.filename().string() + ".tmp-" + std::to_string(rd()));
+    f->temp_path_ =
+        dir / ("." + path.filename().string() + ".tmp-" + pid + "-" + std::to_string(rd()));
     f->fd_ = ::open(f->temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (f->fd_ < 0 && errno != EEXIST) break;
   }
@@ -129,6 +158,15 @@ Status AtomicFile::write_zeros(size_t size) {
     size -= n;
   }
   return Status::ok_status();
+}
+
+Status AtomicFile::commit_as(const std::filesystem::path& final_path) {
+  if (final_path.parent_path() != path_.parent_path()) {
+    return internal_error(final_path.string(), ": commit_as must stay in the folder of ",
+                          path_.string());
+  }
+  path_ = final_path;
+  return commit();
 }
 
 Status AtomicFile::commit() {

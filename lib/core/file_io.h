@@ -3,7 +3,9 @@
 //
 // Outputs are never written in place: AtomicFile writes a temporary file in the destination's
 // folder and renames it over the destination on commit(), so a crash leaves either the previous
-// file or the new one, never a partial file.
+// file or the new one, never a partial file. A process killed before commit() leaves its
+// temporary file (".NAME.tmp-PID-N") behind; the next AtomicFile for the same NAME removes those
+// whose PID is no longer running (docs/determinism.md).
 #pragma once
 
 #include <cstddef>
@@ -39,7 +41,9 @@ class MappedFile {
 };
 
 // Writes a file atomically: a temporary sibling file that commit() fsyncs and renames over
-// `path`. Destroying an uncommitted AtomicFile removes the temporary file.
+// `path`. Destroying an uncommitted AtomicFile removes the temporary file. create() first
+// removes the temporary files of earlier writers of `path` that were killed (their process is
+// gone); files of live writers are left alone.
 class AtomicFile {
  public:
   ~AtomicFile();
@@ -60,6 +64,9 @@ class AtomicFile {
 
   // Flushes, fsyncs and renames the temporary file to the destination.
   Status commit();
+  // As commit(), to another name in the same folder (a name that depends on the contents,
+  // known only once everything is written).
+  Status commit_as(const std::filesystem::path& final_path);
 
   const std::filesystem::path& path() const { return path_; }
 

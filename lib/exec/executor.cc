@@ -1,11 +1,13 @@
 #include "mixq/exec/executor.h"
 
 #include <map>
+#include <new>
 #include <unordered_map>
 
 #include "mixq/exec/kernel.h"
 #include "mixq/exec/kernel_registry.h"
 #include "mixq/ir/infer_context.h"
+#include "mixq/ir/memory_budget.h"
 #include "mixq/ir/op_schema.h"
 #include "mixq/ir/shape_inference.h"
 #include "mixq/ir/walk.h"
@@ -189,7 +191,13 @@ Status Executor::Impl::run_node(NodePlan& np, Frame& frame, Observer* observer) 
     }
     ir::InferContext ictx(node, np.opset, std::move(ii), n_out);
     MIXQ_RETURN_IF_ERROR(np.schema->infer(ictx));
-    for (size_t o = 0; o < n_out; ++o) inferred[o] = ictx.outputs()[o].type;
+    for (size_t o = 0; o < n_out; ++o) {
+      inferred[o] = ictx.outputs()[o].type;
+      // Refused before the kernel allocates it.
+      if (node.output(o) == nullptr) continue;
+      MIXQ_RETURN_IF_ERROR(ir::check_type_size(
+          inferred[o], str_cat(node.describe(), ": output '", node.output(o)->name(), "'")));
+    }
   }
 
   const std::vector<DType> dtypes = dtypes_of(in);
@@ -210,7 +218,13 @@ Status Executor::Impl::run_node(NodePlan& np, Frame& frame, Observer* observer) 
         return run_subgraph(g, std::move(sub_in), &frame);
       },
       &np.state);
-  MIXQ_RETURN_IF_ERROR(np.kernel->fn(ctx));
+  try {
+    MIXQ_RETURN_IF_ERROR(np.kernel->fn(ctx));
+  } catch (const std::bad_alloc&) {
+    std::string shapes;
+    for (const ir::ValueType& t : inferred) shapes += (shapes.empty() ? "" : ", ") + t.to_string();
+    return bad_input(node.describe(), ": out of memory computing its outputs (", shapes, ")");
+  }
   ++stats.nodes_run;
 
   for (size_t o = 0; o < n_out; ++o) {

@@ -1,6 +1,7 @@
 #include "mixq/ir/shape_inference.h"
 
 #include "mixq/ir/infer_context.h"
+#include "mixq/ir/memory_budget.h"
 #include "mixq/ir/op_schema.h"
 #include "mixq/ir/walk.h"
 
@@ -128,6 +129,10 @@ Status Inferencer::infer_node(const Node& node) {
     if (out == nullptr) continue;
     InferOutput& o = ctx.mutable_outputs()[i];
     MIXQ_ASSIGN_OR_RETURN(r_.types[out], merge(out, o.type));
+    // Refused here, before anything allocates it (a Reshape/Expand/ConstantOfShape of a huge
+    // constant shape).
+    MIXQ_RETURN_IF_ERROR(
+        check_type_size(r_.types[out], str_cat(node.describe(), ": output '", out->name(), "'")));
     if (o.data) r_.data[out] = std::move(*o.data);
     if (o.constant) constants_.insert_or_assign(out, std::move(*o.constant));
   }

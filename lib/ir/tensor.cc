@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <new>
 
 #include "mixq/core/float_bits.h"
 
@@ -107,7 +108,12 @@ Expected<Tensor> Tensor::uninitialized(DType dtype, const std::vector<int64_t>& 
     return bad_input("tensor of ", dtype_name(dtype), " ", dims_to_string(dims),
                      " has no storable size");
   }
-  t.buffer_ = Buffer::allocate_uninitialized(*bytes);
+  try {
+    t.buffer_ = Buffer::allocate_uninitialized(*bytes);
+  } catch (const std::bad_alloc&) {
+    return bad_input("cannot allocate ", *bytes, " bytes for a tensor of ", dtype_name(dtype), " ",
+                     dims_to_string(dims), " (out of memory)");
+  }
   return t;
 }
 
@@ -149,15 +155,16 @@ Tensor Tensor::scalar_float(float v) { return from_floats({}, {v}); }
 
 Tensor Tensor::from_floats(const std::vector<int64_t>& dims, const std::vector<float>& values) {
   Tensor t = zeros(DType::kFloat32, dims).value();
-  std::memcpy(t.mutable_raw_data(), values.data(),
-              std::min(values.size() * sizeof(float), t.nbytes()));
+  // (memcpy with an empty vector's null data() is undefined even for 0 bytes.)
+  const size_t n = std::min(values.size() * sizeof(float), t.nbytes());
+  if (n > 0) std::memcpy(t.mutable_raw_data(), values.data(), n);
   return t;
 }
 
 Tensor Tensor::from_int64s(const std::vector<int64_t>& dims, const std::vector<int64_t>& values) {
   Tensor t = zeros(DType::kInt64, dims).value();
-  std::memcpy(t.mutable_raw_data(), values.data(),
-              std::min(values.size() * sizeof(int64_t), t.nbytes()));
+  const size_t n = std::min(values.size() * sizeof(int64_t), t.nbytes());
+  if (n > 0) std::memcpy(t.mutable_raw_data(), values.data(), n);
   return t;
 }
 

@@ -53,6 +53,12 @@ Expected<std::filesystem::path> ExternalDataResolver::resolve(std::string_view t
     return refuse(str_cat("resolves to '", real.string(), "', outside the model folder '",
                           base.string(), "' (symbolic link)"));
   }
+  if (!model_file_.empty()) {
+    std::error_code same_ec;
+    if (std::filesystem::equivalent(real, model_file_, same_ec)) {
+      return refuse("is the model file itself");
+    }
+  }
   return real;
 }
 
@@ -102,9 +108,48 @@ Expected<uint64_t> ExternalDataWriter::append(const std::byte* data, size_t size
   const uint64_t align = size >= (1u << 20) ? 4096 : 64;
   const uint64_t pad = (align - file_->offset() % align) % align;
   MIXQ_RETURN_IF_ERROR(file_->write_zeros(pad));
+  static const std::byte kZero[4096] = {};
+  hash(kZero, pad);
   const uint64_t offset = file_->offset();
   MIXQ_RETURN_IF_ERROR(file_->write_sparse(data, size));
+  hash(data, size);
   return offset;
+}
+
+// A word-at-a-time multiply-xorshift hash (not cryptographic: it only has to tell two
+// different outputs of the same model path apart). Chunk boundaries do not change the result.
+void ExternalDataWriter::hash(const std::byte* data, size_t size) {
+  constexpr uint64_t kMul = 0xff51afd7ed558ccdull;
+  auto fold = [&](uint64_t w) {
+    hash_ = (hash_ ^ w) * kMul;
+    hash_ ^= hash_ >> 29;
+  };
+  size_t i = 0;
+  while (i < size && pending_bytes_ != 0) {
+    pending_ |= static_cast<uint64_t>(data[i++]) << (8 * pending_bytes_);
+    if (++pending_bytes_ == 8) {
+      fold(pending_);
+      pending_ = 0;
+      pending_bytes_ = 0;
+    }
+  }
+  for (; i + 8 <= size; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, data + i, 8);
+    fold(w);
+  }
+  for (; i < size; ++i) {
+    pending_ |= static_cast<uint64_t>(data[i]) << (8 * pending_bytes_);
+    ++pending_bytes_;
+  }
+  hashed_ += size;
+}
+
+uint64_t ExternalDataWriter::content_hash() const {
+  uint64_t h = hash_;
+  h = (h ^ pending_ ^ (static_cast<uint64_t>(pending_bytes_) << 56)) * 0xc4ceb9fe1a85ec53ull;
+  h = (h ^ hashed_) * 0xff51afd7ed558ccdull;
+  return h ^ (h >> 33);
 }
 
 }  // namespace mixq::onnx

@@ -21,6 +21,9 @@ namespace mixq::onnx {
 class ExternalDataResolver {
  public:
   explicit ExternalDataResolver(std::filesystem::path base_dir);
+  // The model file itself: a location that resolves to it is refused (a model that references
+  // itself). Empty: no such check.
+  void set_model_file(std::filesystem::path file) { model_file_ = std::move(file); }
 
   // The `expected_bytes` bytes of tensor `tensor_name` at `offset` in `location`. `length`,
   // when present, must equal `expected_bytes`. Refuses absolute locations, locations that
@@ -36,6 +39,7 @@ class ExternalDataResolver {
                                           const std::string& location);
 
   std::filesystem::path base_dir_;
+  std::filesystem::path model_file_;
   std::map<std::filesystem::path, std::shared_ptr<const MappedFile>> files_;
 };
 
@@ -51,12 +55,24 @@ class ExternalDataWriter {
   // Writes the bytes and returns their offset in the file.
   Expected<uint64_t> append(const std::byte* data, size_t size);
   const std::string& location() const { return location_; }
+  // 64-bit hash of the file's bytes so far (padding included): models name their data file
+  // after it, so that a new data file never replaces the one an older model points at.
+  uint64_t content_hash() const;
   Status commit() { return file_->commit(); }
+  // Commits under `file_name` (in the same folder) instead of the name given to create().
+  Status commit_as(const std::string& file_name) {
+    return file_->commit_as(file_->path().parent_path() / file_name);
+  }
 
  private:
   ExternalDataWriter() = default;
+  void hash(const std::byte* data, size_t size);
   std::unique_ptr<AtomicFile> file_;
   std::string location_;
+  uint64_t hash_ = 0x9e3779b97f4a7c15ull;
+  uint64_t pending_ = 0;  // bytes not yet folded into hash_ (fewer than 8)
+  int pending_bytes_ = 0;
+  uint64_t hashed_ = 0;
 };
 
 }  // namespace mixq::onnx

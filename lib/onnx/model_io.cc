@@ -84,7 +84,8 @@ class NodeVerifier {
 
 Expected<std::unique_ptr<ir::Model>> parse_bytes(const void* data, size_t size,
                                                  const std::filesystem::path& base_dir,
-                                                 const std::string& name) {
+                                                 const std::string& name,
+                                                 const std::filesystem::path& model_file = {}) {
   route_protobuf_logs();
   if (size == 0) return bad_input(name, ": file is empty, not an ONNX model");
   if (size > kProtoLimit) {
@@ -94,12 +95,13 @@ Expected<std::unique_ptr<ir::Model>> parse_bytes(const void* data, size_t size,
   }
   ::onnx::ModelProto mp;
   if (!mp.ParseFromArray(data, static_cast<int>(size))) {
+    if (auto deep = describe_too_deep(data, size)) return bad_input(name, ": ", *deep);
     return bad_input(name,
                      ": not a valid ONNX model (protobuf parsing failed: truncated or "
                      "corrupt file?)");
   }
   if (mp.has_graph()) MIXQ_RETURN_IF_ERROR(NodeVerifier(mp, name).verify(mp.graph()));
-  return model_from_proto(mp, base_dir, name);
+  return model_from_proto(mp, base_dir, name, model_file);
 }
 
 // Bytes the model's tensors would take inline if none were written externally.
@@ -122,6 +124,81 @@ bool any_external(const ir::Model& model, size_t threshold) {
   return found;
 }
 
+// Location written by the sink while the data file's name is not known yet (it is named after
+// its contents); no real file name starts with \x01.
+constexpr const char kPendingLocation[] = "\x01mixq-pending-data-file";
+
+void rename_location(::onnx::TensorProto* t, const std::string& to) {
+  for (auto& e : *t->mutable_external_data()) {
+    if (e.key() == "location" && e.value() == kPendingLocation) e.set_value(to);
+  }
+}
+
+// Points every tensor the sink moved to the data file at its final name `to`.
+void rename_location(::onnx::GraphProto* g, const std::string& to) {
+  for (auto& t : *g->mutable_initializer()) rename_location(&t, to);
+  for (auto& n : *g->mutable_node()) {
+    for (auto& a : *n.mutable_attribute()) {
+      if (a.has_t()) rename_location(a.mutable_t(), to);
+      for (auto& t : *a.mutable_tensors()) rename_location(&t, to);
+      if (a.has_g()) rename_location(a.mutable_g(), to);
+      for (auto& sub : *a.mutable_graphs()) rename_location(&sub, to);
+    }
+  }
+}
+
+// "<model file name>.<16 hex digits>.data": the data file of `model_name` whose bytes hash to
+// `hash`. Two different data files of one output path never share a name, so a kill between
+// committing the data file and committing the model leaves the previous model pointing at its
+// own (still present) data file.
+std::string content_data_name(const std::string& model_name, uint64_t hash) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string hex(16, '0');
+  for (int i = 15; i >= 0; --i, hash >>= 4) hex[static_cast<size_t>(i)] = kHex[hash & 15];
+  return model_name + "." + hex + ".data";
+}
+
+bool is_content_data_name(const std::string& file, const std::string& model_name) {
+  const size_t n = model_name.size();
+  if (file.size() != n + 1 + 16 + 5 || file.compare(0, n, model_name) != 0) return false;
+  if (file[n] != '.' || file.compare(n + 17, 5, ".data") != 0) return false;
+  return file.substr(n + 1, 16).find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+// After `path` is committed: removes the content-named data files of earlier saves to `path`
+// (the previous model's, or one a killed run committed before its model) other than `keep`.
+// Files the saved model itself was loaded from are never removed (converting in place).
+void remove_superseded_data_files(const ir::Model& model, const std::filesystem::path& path,
+                                  const std::string& keep) {
+  std::filesystem::path dir = path.parent_path();
+  if (dir.empty()) dir = ".";
+  std::vector<std::filesystem::path> inputs;
+  const std::filesystem::path src_dir = model.source_path.parent_path();
+  ir::for_each_tensor(model.graph(), [&](const ir::Tensor& t, const ir::Value*, const ir::Node*) {
+    if (t.storage().form == ir::TensorStorage::Form::kExternal) {
+      inputs.push_back(src_dir / t.storage().external_location);
+    }
+  });
+  std::error_code ec;
+  std::filesystem::directory_iterator it(dir, ec);
+  if (ec) return;
+  const std::string model_name = path.filename().string();
+  for (const auto& entry : it) {
+    const std::string file = entry.path().filename().string();
+    if (file == keep || !is_content_data_name(file, model_name)) continue;
+    bool is_input = false;
+    for (const auto& in : inputs) {
+      std::error_code eq;
+      if (std::filesystem::equivalent(in, entry.path(), eq)) is_input = true;
+    }
+    if (is_input) continue;
+    std::error_code rm;
+    std::filesystem::remove(entry.path(), rm);
+    if (rm)
+      log_warning(entry.path().string(), ": cannot remove superseded data file: ", rm.message());
+  }
+}
+
 Status write_message(const google::protobuf::MessageLite& msg, AtomicFile& file) {
   google::protobuf::io::FileOutputStream raw(file.fd());
   {
@@ -142,7 +219,8 @@ Status write_message(const google::protobuf::MessageLite& msg, AtomicFile& file)
 Expected<std::unique_ptr<ir::Model>> load_model(const std::filesystem::path& path) {
   auto mapped = MappedFile::open(path);
   if (!mapped.ok()) return mapped.status();
-  auto model = parse_bytes((*mapped)->data(), (*mapped)->size(), path.parent_path(), path.string());
+  auto model =
+      parse_bytes((*mapped)->data(), (*mapped)->size(), path.parent_path(), path.string(), path);
   if (model.ok()) (*model)->source_path = path;
   return model;
 }
@@ -178,16 +256,18 @@ Status save_model(const ir::Model& model, const std::filesystem::path& path,
       mode == SaveOptions::ExternalData::kThreshold ? threshold : SIZE_MAX;
   const bool need_writer =
       mode != SaveOptions::ExternalData::kNone && any_external(model, effective_threshold);
+  // Without an explicit name the data file is named after its contents (content_data_name).
+  const bool content_named = options.external_file.empty();
   if (need_writer) {
-    const std::string location =
-        options.external_file.empty() ? path.filename().string() + ".data" : options.external_file;
+    const std::string location = content_named ? kPendingLocation : options.external_file;
     if (std::filesystem::path(location).has_parent_path() ||
         std::filesystem::path(location).is_absolute()) {
       return usage_error("external data file name '", location,
                          "' must be a plain file name (it is written next to the model)");
     }
+    const std::string temp_name = content_named ? path.filename().string() + ".data" : location;
     MIXQ_ASSIGN_OR_RETURN(writer,
-                          ExternalDataWriter::create(path.parent_path() / location, location));
+                          ExternalDataWriter::create(path.parent_path() / temp_name, location));
     sink.writer = writer.get();
     sink.threshold = effective_threshold;
     sink.keep_external = true;
@@ -195,15 +275,26 @@ Status save_model(const ir::Model& model, const std::filesystem::path& path,
 
   ::onnx::ModelProto mp;
   MIXQ_RETURN_IF_ERROR(model_to_proto(model, &mp, sink).with_context(path.string()));
+  std::string data_name;
+  if (writer && content_named) {
+    data_name = content_data_name(path.filename().string(), writer->content_hash());
+    rename_location(mp.mutable_graph(), data_name);
+  }
   const size_t size = mp.ByteSizeLong();
   if (size > kProtoLimit) {
     return bad_input(path.string(), ": serialized model would be ", size,
                      " bytes, over protobuf's 2 GiB limit; save with external data");
   }
+  // Order: data file, then model, then the data files the previous model used. A kill between
+  // any two steps leaves a model whose data file exists and is its own.
   MIXQ_ASSIGN_OR_RETURN(auto file, AtomicFile::create(path));
   MIXQ_RETURN_IF_ERROR(write_message(mp, *file));
-  if (writer) MIXQ_RETURN_IF_ERROR(writer->commit());
-  return file->commit();
+  if (writer) {
+    MIXQ_RETURN_IF_ERROR(data_name.empty() ? writer->commit() : writer->commit_as(data_name));
+  }
+  MIXQ_RETURN_IF_ERROR(file->commit());
+  remove_superseded_data_files(model, path, data_name);
+  return Status::ok_status();
 }
 
 Expected<std::string> serialize_model(const ir::Model& model) {

@@ -42,13 +42,17 @@ struct SaveOptions {
   };
   ExternalData external_data = ExternalData::kKeep;
   size_t external_threshold = 1024;
-  // File name (in the model's folder) for external data; default "<model file name>.data".
+  // File name (in the model's folder) for external data. Default: "<model file name>.<16 hex
+  // digits>.data", named after its contents, so that replacing a model never rewrites the data
+  // file the previous model points at (docs/determinism.md); after the model is committed, the
+  // earlier data files of that name pattern are removed.
   std::string external_file;
 };
 
 // Writes `model` to `path` atomically (temporary file + rename; the external data file, if
-// any, is committed first). When inline data would push the file past protobuf's 2 GiB limit,
-// tensors of at least `external_threshold` bytes are moved to external data automatically.
+// any, is committed first, superseded data files are removed last). When inline data would push the
+// file past protobuf's 2 GiB limit, tensors of at least `external_threshold` bytes are moved to
+// external data automatically.
 Status save_model(const ir::Model& model, const std::filesystem::path& path,
                   const SaveOptions& options = {});
 

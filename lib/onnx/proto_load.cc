@@ -1,7 +1,10 @@
 // ModelProto -> ir::Model. Each proto is consumed: what mixq interprets moves into the IR and the
 // rest is serialized into the IR object's proto_extras.
 #include <cstring>
+#include <map>
+#include <set>
 
+#include "mixq/ir/memory_budget.h"
 #include "mixq/ir/walk.h"
 #include "mixq/onnx/proto_convert.h"
 #include "mixq/onnx/proto_tensor.h"
@@ -83,7 +86,9 @@ Status GraphLoader::load_sparse_initializer(::onnx::SparseTensorProto& sp, ir::G
                        dtype_name(values.dtype()), " is not supported");
   }
   if (indices.dtype() != DType::kInt64) return fail("indices must be int64");
-  MIXQ_ASSIGN_OR_RETURN(ir::Tensor dense, ir::Tensor::zeros(values.dtype(), dims));
+  auto zeros = ir::Tensor::zeros(values.dtype(), dims);
+  if (!zeros.ok()) return fail(zeros.status().message());
+  ir::Tensor dense = std::move(zeros).value();
   const int64_t nnz = values.numel();
   const int64_t numel = dense.numel();
   const size_t rank = dims.size();
@@ -158,7 +163,7 @@ Status GraphLoader::load_attribute(::onnx::AttributeProto& ap, ir::Attribute& a,
   for (auto& s : *ap.mutable_strings()) a.strings.push_back(std::move(s));
   a.ref_attr_name = ap.ref_attr_name();
   auto ctx = [&](const Status& s) {
-    return s.with_context(str_cat(node->describe(), " attribute '", a.name, "'"));
+    return s.with_context(str_cat(file_, ": ", node->describe(), " attribute '", a.name, "'"));
   };
   if (ap.has_t()) {
     auto t = load_tensor(*ap.mutable_t());
@@ -195,12 +200,13 @@ Status GraphLoader::load_attribute(::onnx::AttributeProto& ap, ir::Attribute& a,
 }
 
 Status GraphLoader::load(::onnx::GraphProto& gp, ir::Graph& g, int depth) {
-  // protobuf already bounds nesting; this keeps a clear message for deep If/Loop chains.
-  constexpr int kMaxDepth = 64;
-  if (depth > kMaxDepth) {
-    return bad_input(file_, ": subgraphs nested deeper than ", kMaxDepth, " levels");
-  }
+  // Deeper models are refused by name here, or (past protobuf's recursion limit) by
+  // describe_too_deep() after the parse fails: the walks over subgraphs recurse.
   g.set_name(gp.name());
+  if (depth > kMaxSubgraphDepth) {
+    return bad_input(file_, ": ", graph_label(g), ": subgraphs nested deeper than ",
+                     kMaxSubgraphDepth, " levels");
+  }
 
   for (auto& vi : *gp.mutable_input()) {
     if (vi.name().empty()) return bad_input(graph_label(g), ": a graph input has no name");
@@ -259,6 +265,18 @@ Status GraphLoader::load(::onnx::GraphProto& gp, ir::Graph& g, int depth) {
     g.add_output(v, load_value_info(vi, v));
   }
 
+  // A declared shape whose size overflows would wrap in every size computed from it.
+  auto check_declared = [&](const std::vector<ir::Value*>& values, const char* kind) {
+    for (const ir::Value* v : values) {
+      MIXQ_RETURN_IF_ERROR(ir::check_type_size(
+          v->type(), str_cat(file_, ": ", graph_label(g), ": ", kind, " '", v->name(), "'")));
+    }
+    return Status::ok_status();
+  };
+  MIXQ_RETURN_IF_ERROR(check_declared(g.inputs(), "input"));
+  MIXQ_RETURN_IF_ERROR(check_declared(g.outputs(), "output"));
+  MIXQ_RETURN_IF_ERROR(check_declared(g.value_infos(), "value_info"));
+
   for (size_t k = 0; k < nodes.size(); ++k) {
     ir::Node* node = nodes[k];
     ::onnx::NodeProto& np = *gp.mutable_node(static_cast<int>(k));
@@ -307,7 +325,173 @@ Status GraphLoader::load(::onnx::GraphProto& gp, ir::Graph& g, int depth) {
   return Status::ok_status();
 }
 
+// Reads protobuf's wire format just far enough to follow ModelProto.graph -> GraphProto.node ->
+// NodeProto.attribute -> AttributeProto.g/graphs -> GraphProto, iteratively (the parser itself
+// recurses and gives up past its recursion limit without saying where).
+class WireReader {
+ public:
+  WireReader(const uint8_t* p, const uint8_t* end) : p_(p), end_(end) {}
+  bool done() const { return p_ >= end_; }
+  // Next field: number, wire type, and for length-delimited fields the payload.
+  bool next(uint32_t* field, uint32_t* type, const uint8_t** b, const uint8_t** e) {
+    uint64_t key;
+    if (!varint(&key)) return false;
+    *field = static_cast<uint32_t>(key >> 3);
+    *type = static_cast<uint32_t>(key & 7);
+    uint64_t v;
+    switch (*type) {
+      case 0:
+        return varint(&v);
+      case 1:
+        return skip(8);
+      case 5:
+        return skip(4);
+      case 2:
+        if (!varint(&v) || v > static_cast<uint64_t>(end_ - p_)) return false;
+        *b = p_;
+        *e = p_ + v;
+        p_ += v;
+        return true;
+      default:
+        return false;  // groups: not used by ONNX
+    }
+  }
+
+ private:
+  bool varint(uint64_t* v) {
+    *v = 0;
+    for (int shift = 0; shift < 64 && p_ < end_; shift += 7) {
+      const uint8_t byte = *p_++;
+      *v |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      if (!(byte & 0x80)) return true;
+    }
+    return false;
+  }
+  bool skip(size_t n) {
+    if (static_cast<size_t>(end_ - p_) < n) return false;
+    p_ += n;
+    return true;
+  }
+  const uint8_t* p_;
+  const uint8_t* end_;
+};
+
+// Calls of model-local functions ("domain:name") by the nodes of `g` and its subgraphs.
+void collect_calls(const ::onnx::GraphProto& g, const std::set<std::string>& functions,
+                   std::vector<std::pair<std::string, std::string>>* calls);
+
+void collect_node_calls(const google::protobuf::RepeatedPtrField<::onnx::NodeProto>& nodes,
+                        const std::set<std::string>& functions,
+                        std::vector<std::pair<std::string, std::string>>* calls) {
+  for (const auto& n : nodes) {
+    const std::string key = n.domain() + ":" + n.op_type();
+    if (functions.count(key)) {
+      calls->emplace_back(key, n.name().empty() ? n.op_type() : "'" + n.name() + "'");
+    }
+    // Recursion depth is bounded: protobuf parsed these bodies (its recursion limit).
+    for (const auto& a : n.attribute()) {
+      if (a.has_g()) collect_calls(a.g(), functions, calls);
+      for (const auto& sub : a.graphs()) collect_calls(sub, functions, calls);
+    }
+  }
+}
+
+void collect_calls(const ::onnx::GraphProto& g, const std::set<std::string>& functions,
+                   std::vector<std::pair<std::string, std::string>>* calls) {
+  collect_node_calls(g.node(), functions, calls);
+}
+
+// Refuses model-local functions that call themselves, directly or through others: inlining
+// them (ONNX Runtime's approach) would never end.
+Status check_function_recursion(const ::onnx::ModelProto& mp, const std::string& name) {
+  std::set<std::string> functions;
+  for (const auto& f : mp.functions()) functions.insert(f.domain() + ":" + f.name());
+  // Edges: function -> (callee, calling node).
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> calls;
+  for (const auto& f : mp.functions()) {
+    collect_node_calls(f.node(), functions, &calls[f.domain() + ":" + f.name()]);
+  }
+  // Iterative depth-first search with colours; the stack holds the path.
+  std::map<std::string, int> colour;  // 0 new, 1 on the path, 2 done
+  for (const auto& root : functions) {
+    if (colour[root] != 0) continue;
+    std::vector<std::pair<std::string, size_t>> stack{{root, 0}};
+    colour[root] = 1;
+    while (!stack.empty()) {
+      auto& [fn, next] = stack.back();
+      const auto& out = calls[fn];
+      if (next == out.size()) {
+        colour[fn] = 2;
+        stack.pop_back();
+        continue;
+      }
+      const auto& [callee, node] = out[next++];
+      if (colour[callee] == 1) {
+        std::string path;
+        bool on = false;
+        for (const auto& [f, unused] : stack) {
+          if (f == callee) on = true;
+          if (on) path += f + " -> ";
+        }
+        return bad_input(name, ": model-local function ", callee, " calls itself (", path, callee,
+                         ", last through node ", node, " of ", fn, ")");
+      }
+      if (colour[callee] == 0) {
+        colour[callee] = 1;
+        stack.emplace_back(callee, 0);
+      }
+    }
+  }
+  return Status::ok_status();
+}
+
 }  // namespace
+
+std::optional<std::string> describe_too_deep(const void* data, size_t size) {
+  struct Item {
+    const uint8_t* b;
+    const uint8_t* e;
+    int kind;  // 0 model, 1 graph, 2 node, 3 attribute
+    int depth;
+    std::string owner;  // the node holding this attribute / graph
+  };
+  const auto* p = static_cast<const uint8_t*>(data);
+  std::vector<Item> work{{p, p + size, 0, 0, ""}};
+  while (!work.empty()) {
+    Item it = std::move(work.back());
+    work.pop_back();
+    if (it.kind == 1 && it.depth > kMaxSubgraphDepth) {
+      return str_cat(it.owner, ": subgraphs nested deeper than ", kMaxSubgraphDepth, " levels");
+    }
+    WireReader r(it.b, it.e);
+    uint32_t field, type;
+    const uint8_t *b = nullptr, *e = nullptr;
+    std::string node_name, op_type;
+    std::vector<std::pair<const uint8_t*, const uint8_t*>> attributes;
+    int64_t node_index = 0;
+    while (!r.done()) {
+      if (!r.next(&field, &type, &b, &e)) break;  // the corrupt part: scan what came before
+      if (type != 2) continue;
+      if (it.kind == 0 && field == 7) work.push_back({b, e, 1, 0, "graph"});
+      if (it.kind == 1 && field == 1) {
+        work.push_back({b, e, 2, it.depth, std::to_string(node_index++)});
+      }
+      if (it.kind == 2 && field == 3) node_name.assign(reinterpret_cast<const char*>(b), e - b);
+      if (it.kind == 2 && field == 4) op_type.assign(reinterpret_cast<const char*>(b), e - b);
+      if (it.kind == 2 && field == 5) attributes.emplace_back(b, e);
+      if (it.kind == 3 && (field == 6 || field == 11)) {
+        work.push_back({b, e, 1, it.depth + 1, it.owner});
+      }
+    }
+    if (it.kind == 2) {
+      const std::string label = node_name.empty()
+                                    ? str_cat(op_type, " (#", it.owner, ")")
+                                    : str_cat(op_type, " '", node_name, "' (#", it.owner, ")");
+      for (const auto& [ab, ae] : attributes) work.push_back({ab, ae, 3, it.depth, label});
+    }
+  }
+  return std::nullopt;
+}
 
 ir::ValueType value_type_from_proto(const ::onnx::TypeProto& tp) {
   if (!tp.has_tensor_type()) {
@@ -340,7 +524,8 @@ ir::ValueType value_type_from_proto(const ::onnx::TypeProto& tp) {
 
 Expected<std::unique_ptr<ir::Model>> model_from_proto(::onnx::ModelProto& mp,
                                                       const std::filesystem::path& base_dir,
-                                                      const std::string& name) {
+                                                      const std::string& name,
+                                                      const std::filesystem::path& model_file) {
   if (!mp.has_graph()) return bad_input(name, ": not an ONNX model (no graph)");
   if (!mp.has_ir_version() || mp.ir_version() <= 0) {
     return bad_input(name, ": not an ONNX model (no ir_version)");
@@ -371,8 +556,10 @@ Expected<std::unique_ptr<ir::Model>> model_from_proto(::onnx::ModelProto& mp,
   for (const auto& f : mp.functions()) {
     model->local_functions.push_back(f.domain() + ":" + f.name());
   }
+  MIXQ_RETURN_IF_ERROR(check_function_recursion(mp, name));
 
   ExternalDataResolver resolver(base_dir);
+  resolver.set_model_file(model_file);
   GraphLoader loader(&resolver, name);
   MIXQ_RETURN_IF_ERROR(loader.load(*mp.mutable_graph(), model->graph(), 0));
   // A model whose graph (or a subgraph) has a cycle cannot run; refuse it here.

@@ -80,19 +80,21 @@ ir::Node* add_qdq_node(ir::Graph& g, const std::string& op, const std::string& b
   return n;
 }
 
-// The weight's float values (float32 or float16), or an error naming the layer.
-Expected<std::vector<float>> weight_values(const ir::Node& node, const ir::Tensor& w) {
+// The weight's float values (float32 or float16), or an error naming the layer. Float32 is
+// read in place (for external data: the mapped file, not a copy of it); float16 is widened into
+// `scratch`.
+Expected<const float*> weight_values(const ir::Node& node, const ir::Tensor& w,
+                                     std::vector<float>& scratch) {
   const auto n = static_cast<size_t>(w.numel());
-  std::vector<float> v(n);
-  if (w.dtype() == DType::kFloat32) {
-    std::copy(w.data<float>(), w.data<float>() + n, v.begin());
-  } else if (w.dtype() == DType::kFloat16) {
-    for (size_t i = 0; i < n; ++i) v[i] = float16_to_float(w.data<uint16_t>()[i]);
+  if (w.dtype() == DType::kFloat32) return w.data<float>();
+  if (w.dtype() == DType::kFloat16) {
+    scratch.resize(n);
+    for (size_t i = 0; i < n; ++i) scratch[i] = float16_to_float(w.data<uint16_t>()[i]);
+    return static_cast<const float*>(scratch.data());
   } else {
     return unsupported(node.describe(), ": weight of type ", dtype_name(w.dtype()),
                        " cannot be quantized (float32 or float16 only)");
   }
-  return v;
 }
 
 // Replaces the constant weight of `t` by quantized storage + DequantizeLinear.
@@ -102,7 +104,8 @@ Status quantize_weight(ir::Model& model, const LayerTarget& t, std::vector<std::
   ir::Value* wv = node.input(t.weight_input);
   const ir::Tensor* w = constant_tensor(model, wv);
   if (w == nullptr) return unsupported(node.describe(), ": weight is not a constant");
-  MIXQ_ASSIGN_OR_RETURN(auto values, weight_values(node, *w));
+  std::vector<float> scratch;
+  MIXQ_ASSIGN_OR_RETURN(const float* values, weight_values(node, *w, scratch));
   const auto rank = static_cast<int64_t>(w->rank());
   const double qmax = precision_qmax(t.precision);
   // Per output channel when the weight has a channel axis, per tensor for a vector weight.
@@ -118,7 +121,7 @@ Status quantize_weight(ir::Model& model, const LayerTarget& t, std::vector<std::
   std::vector<float> scale(size_t(channels), 0.0f);
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t c = 0; c < channels; ++c) {
-      const float* p = values.data() + (o * channels + c) * inner;
+      const float* p = values + (o * channels + c) * inner;
       for (int64_t i = 0; i < inner; ++i) {
         if (!std::isfinite(p[i])) {
           return bad_input(node.describe(), ": weight '", wv->name(), "' holds NaN or Inf");

@@ -37,6 +37,22 @@ std::string testdata_case_name(const std::filesystem::path& model) {
   return case_dir.parent_path().filename().string() + "/" + case_dir.filename().string();
 }
 
+std::vector<std::filesystem::path> data_files_of(const std::filesystem::path& model) {
+  const std::string name = model.filename().string();
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(model.parent_path())) {
+    const std::string f = e.path().filename().string();
+    if (f.size() != name.size() + 22 || f.compare(0, name.size() + 1, name + ".") != 0) continue;
+    if (f.compare(name.size() + 17, 5, ".data") != 0) continue;
+    if (f.substr(name.size() + 1, 16).find_first_not_of("0123456789abcdef") != std::string::npos) {
+      continue;
+    }
+    files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
 TempDir::TempDir() {
   std::random_device rd;
   const auto base = std::filesystem::temp_directory_path();

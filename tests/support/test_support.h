@@ -42,6 +42,10 @@ std::string read_bytes(const std::filesystem::path& path);
 // The test name for a test-data model: "node/test_abs".
 std::string testdata_case_name(const std::filesystem::path& model);
 
+// The external data files mixq wrote for `model`: "<model file name>.<16 hex digits>.data" in
+// its folder (named after their contents, docs/determinism.md), sorted.
+std::vector<std::filesystem::path> data_files_of(const std::filesystem::path& model);
+
 }  // namespace mixq::testing
 
 namespace mixq::testing {

@@ -8,6 +8,7 @@
 
 #include "command.h"
 #include "mixq/calibration/analyze.h"
+#include "mixq/calibration/data/data_source.h"
 #include "mixq/core/file_io.h"
 #include "mixq/quant/plan.h"
 #include "mixq/report/sensitivity_report.h"
@@ -78,6 +79,8 @@ Command add_analyze_command(CLI::App& root) {
         }
         if (opts->max_layers < 0) return usage_error("--max-layers must be >= 0");
         if (opts->max_memory <= 0) return usage_error("--max-memory must be > 0");
+        // Sensitivity metrics over NaN outputs mean nothing: refuse such --eval data up front.
+        if (!opts->eval.empty()) MIXQ_RETURN_IF_ERROR(calib::check_eval_data_finite(opts->eval));
         ao.method = *method;
         ao.data = opts->data;
         ao.eval = opts->eval;

@@ -6,10 +6,13 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <set>
 
 #include "command.h"
 #include "mixq/calibration/convert.h"
+#include "mixq/calibration/data/dataset_run.h"
 #include "mixq/core/file_io.h"
+#include "mixq/onnx/model_io.h"
 #include "mixq/quant/plan.h"
 #include "mixq/report/convert_report.h"
 #include "paths.h"
@@ -26,7 +29,7 @@ struct ConvertCliOptions {
   std::vector<std::string> exclude, op_types, keep_fp32, overrides;
   bool quantize_bmm = false, weights_only = false, external_data = false, quiet = false,
        requantize = false;
-  int64_t opset = 0;
+  int64_t opset = 0, max_memory = 0;
   int threads = 0;
   double max_drop = std::nan(""), min_sqnr = std::nan("");
 };
@@ -103,6 +106,38 @@ void print_summary(const nlohmann::ordered_json& r) {
   }
 }
 
+// Files in the output's folder whose names start with the output's stem (the model, its data
+// file, reports, plan, bundle, ranges).
+std::set<std::filesystem::path> output_family(const std::string& out) {
+  const std::filesystem::path p(out);
+  const std::filesystem::path dir = p.parent_path().empty() ? "." : p.parent_path();
+  const std::string stem = p.stem().string();
+  std::set<std::filesystem::path> found;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    if (e.path().filename().string().starts_with(stem)) found.insert(e.path());
+  }
+  return found;
+}
+
+// A convert that fails (other than by missing its budget, which keeps the model on purpose)
+// leaves nothing behind: the files it created next to the output are removed.
+Command remove_outputs_on_failure(Command cmd, std::shared_ptr<ConvertCliOptions> opts) {
+  auto run = cmd.run;
+  cmd.run = [run, opts]() -> Status {
+    const auto before = output_family(opts->out);
+    Status s = run();
+    if (!s.ok() && s.code() != StatusCode::kBudgetExceeded) {
+      for (const auto& f : output_family(opts->out)) {
+        std::error_code ec;
+        if (!before.count(f)) std::filesystem::remove(f, ec);
+      }
+    }
+    return s;
+  };
+  return cmd;
+}
+
 }  // namespace
 
 Command add_convert_command(CLI::App& root) {
@@ -154,7 +189,7 @@ Command add_convert_command(CLI::App& root) {
   app->add_flag("--requantize", opts->requantize,
                 "Accept a model that already holds Q/DQ nodes: fold them away and quantize anew");
   app->add_flag("--external-data", opts->external_data,
-                "Write initializers to OUT.data next to OUT");
+                "Write initializers to OUT.<hash>.data next to OUT (docs/determinism.md)");
   app->add_option("--opset", opts->opset, "Target opset (default: the lowest the precision needs)");
   app->add_option("--threads", opts->threads, "Threads (default: all cores)");
   app->add_option(
@@ -169,7 +204,10 @@ Command add_convert_command(CLI::App& root) {
   app->add_option("--report", opts->report,
                   "Report JSON (default OUT without .onnx + .report.json)");
   app->add_flag("--quiet", opts->quiet, "No progress bar or summary");
-  return Command{
+  app->add_option("--max-memory", opts->max_memory,
+                  "Refuse (exit 2) before any work when the model's tensors (initializers, and "
+                  "activations sized for the data) exceed this many MiB; 0: no limit (default)");
+  Command cmd{
       app, [opts]() -> Status {
         const std::string report =
             opts->report.empty() ? next_to_output(*opts, ".report.json") : opts->report;
@@ -182,6 +220,17 @@ Command add_convert_command(CLI::App& root) {
         MIXQ_RETURN_IF_ERROR(check_output_path(
             plan_out, {opts->model, opts->data, opts->eval, opts->ranges, opts->out, report}));
         calib::ConvertOptions co;
+        if (opts->max_memory < 0) return usage_error("--max-memory must be >= 0");
+        if (opts->max_memory > 0) {
+          MIXQ_ASSIGN_OR_RETURN(auto model, onnx::load_model(opts->model));
+          for (const std::string& d : {opts->data, opts->eval}) {
+            if (!d.empty() || (opts->data.empty() && opts->eval.empty())) {
+              MIXQ_RETURN_IF_ERROR(calib::check_memory_limit(*model, d, opts->max_memory));
+            }
+          }
+        }
+        // Verification metrics over NaN outputs mean nothing: refuse such --eval data up front.
+        if (!opts->eval.empty()) MIXQ_RETURN_IF_ERROR(calib::check_eval_data_finite(opts->eval));
         if (opts->precision.empty() && opts->plan.empty()) {
           return usage_error("--precision fp8|int8|fp16 (or --plan PLAN.json) is required");
         }
@@ -288,6 +337,7 @@ Command add_convert_command(CLI::App& root) {
         }
         return Status::ok_status();
       }};
+  return remove_outputs_on_failure(std::move(cmd), opts);
 }
 
 }  // namespace mixq::cli

@@ -20,6 +20,7 @@ struct RunOptions {
   std::string data;
   std::string out;
   int threads = 0;
+  int64_t max_memory = 0;
 };
 
 // "float32[4, 10]  min -1.2  max 3.4  mean 0.01"
@@ -50,34 +51,48 @@ Command add_run_command(CLI::App& root) {
       ->required();
   app->add_option("-o,--output", opts->out, "Write the outputs to this .npz (keyed by name)");
   app->add_option("--threads", opts->threads, "Threads (default: all cores)");
-  return Command{app, [opts]() -> Status {
-                   if (!opts->out.empty()) {
-                     MIXQ_RETURN_IF_ERROR(check_output_path(opts->out, {opts->model, opts->data}));
-                   }
-                   MIXQ_ASSIGN_OR_RETURN(auto model, onnx::load_model(opts->model));
-                   exec::ExecOptions eo;
-                   eo.threads = opts->threads;
-                   MIXQ_ASSIGN_OR_RETURN(auto ex, exec::Executor::create(*model, eo));
-                   std::vector<std::string> names;
-                   for (const ir::Value* v : ex->inputs()) names.push_back(v->name());
-                   MIXQ_ASSIGN_OR_RETURN(auto data, calib::DataSource::open(opts->data, names));
-                   log_info("data: ", data->description());
-                   MIXQ_ASSIGN_OR_RETURN(auto result, calib::run_dataset(*ex, *data));
-                   if (!opts->out.empty()) {
-                     MIXQ_ASSIGN_OR_RETURN(auto w, calib::NpzWriter::create(opts->out));
-                     for (const auto& [name, t] : result.outputs) {
-                       MIXQ_RETURN_IF_ERROR(w->add(name, t));
-                     }
-                     MIXQ_RETURN_IF_ERROR(w->commit());
-                   }
-                   std::cout << "ran " << result.runs << " run" << (result.runs == 1 ? "" : "s")
-                             << " of " << opts->model << "\n";
-                   for (const auto& [name, t] : result.outputs) {
-                     std::cout << "  " << name << "  " << summarize(t) << "\n";
-                   }
-                   if (!opts->out.empty()) std::cout << "wrote " << opts->out << "\n";
-                   return Status::ok_status();
-                 }};
+  app->add_option("--max-memory", opts->max_memory,
+                  "Refuse (exit 2) before any work when the model's tensors (initializers, and "
+                  "activations sized for the data) exceed this many MiB; 0: no limit (default)");
+  return Command{
+      app, [opts]() -> Status {
+        if (!opts->out.empty()) {
+          MIXQ_RETURN_IF_ERROR(check_output_path(opts->out, {opts->model, opts->data}));
+        }
+        if (opts->max_memory < 0) return usage_error("--max-memory must be >= 0");
+        MIXQ_ASSIGN_OR_RETURN(auto model, onnx::load_model(opts->model));
+        MIXQ_RETURN_IF_ERROR(calib::check_memory_limit(*model, opts->data, opts->max_memory));
+        exec::ExecOptions eo;
+        eo.threads = opts->threads;
+        MIXQ_ASSIGN_OR_RETURN(auto ex, exec::Executor::create(*model, eo));
+        std::vector<std::string> names;
+        for (const ir::Value* v : ex->inputs()) names.push_back(v->name());
+        MIXQ_ASSIGN_OR_RETURN(auto data, calib::DataSource::open(opts->data, names));
+        log_info("data: ", data->description());
+        // NaN/Inf inputs run (the outputs say what the model does with them), but
+        // are worth a word.
+        MIXQ_ASSIGN_OR_RETURN(auto nonfinite, calib::find_nonfinite(*data));
+        if (nonfinite) {
+          std::cerr << "warning: " << nonfinite->label << ": sample " << nonfinite->sample
+                    << " holds " << (std::isnan(nonfinite->value) ? "NaN" : "Inf")
+                    << "; it runs, and its outputs may be NaN\n";
+        }
+        MIXQ_ASSIGN_OR_RETURN(auto result, calib::run_dataset(*ex, *data));
+        if (!opts->out.empty()) {
+          MIXQ_ASSIGN_OR_RETURN(auto w, calib::NpzWriter::create(opts->out));
+          for (const auto& [name, t] : result.outputs) {
+            MIXQ_RETURN_IF_ERROR(w->add(name, t));
+          }
+          MIXQ_RETURN_IF_ERROR(w->commit());
+        }
+        std::cout << "ran " << result.runs << " run" << (result.runs == 1 ? "" : "s") << " of "
+                  << opts->model << "\n";
+        for (const auto& [name, t] : result.outputs) {
+          std::cout << "  " << name << "  " << summarize(t) << "\n";
+        }
+        if (!opts->out.empty()) std::cout << "wrote " << opts->out << "\n";
+        return Status::ok_status();
+      }};
 }
 
 }  // namespace mixq::cli

@@ -62,8 +62,9 @@ TEST(LargeModel, WritesAndRereadsAModelOver2GiB) {
   set_log_level(LogLevel::kError);
   const auto path = dir.path() / "large.onnx";
   ASSERT_TRUE(onnx::save_model(*model, path).ok());
-  const auto data = dir.path() / "large.onnx.data";
-  ASSERT_TRUE(std::filesystem::exists(data));
+  const auto data_files = testing::data_files_of(path);  // large.onnx.<content hash>.data
+  ASSERT_EQ(data_files.size(), 1u);
+  const auto data = data_files[0];
   EXPECT_GE(std::filesystem::file_size(data), kBig + 4096);
   EXPECT_LT(std::filesystem::file_size(path), 4096u);
   struct stat st {};
@@ -92,8 +93,10 @@ TEST(LargeModel, WritesAndRereadsAModelOver2GiB) {
   const auto path2 = dir.path() / "again" / "large.onnx";
   ASSERT_TRUE(onnx::save_model(**reloaded, path2).ok());
   EXPECT_EQ(testing::read_bytes(path), testing::read_bytes(path2));
-  EXPECT_EQ(std::filesystem::file_size(data),
-            std::filesystem::file_size(dir.path() / "again" / "large.onnx.data"));
+  const auto again_files = testing::data_files_of(path2);
+  ASSERT_EQ(again_files.size(), 1u);
+  EXPECT_EQ(again_files[0].filename(), data.filename());
+  EXPECT_EQ(std::filesystem::file_size(data), std::filesystem::file_size(again_files[0]));
 }
 
 }  // namespace
