@@ -2,12 +2,15 @@
 # mixq developer entry point: installs what is missing, builds, and runs one job.
 #
 #   tools/dev.sh demo    install, build, run mixq on the bundled sample
-#   tools/dev.sh test    install, build (warnings as errors), run the whole test suite
+#   tools/dev.sh test    install, build (warnings as errors), run the whole test suite; then
+#                        build it again with clang, AddressSanitizer + UBSan and the libFuzzer
+#                        harnesses, and run the whole suite there too (docs/fuzzing.md)
 #   tools/dev.sh bench   install, build, and time mixq against ONNX Runtime (docs/benchmarks.md)
 #   tools/dev.sh build   install and build only
 #
 # Safe to run again: installed packages and an up-to-date build are reused. Runs apt-get as root
-# (directly, or through sudo when not root). MIXQ_BUILD_DIR overrides the build folder.
+# (directly, or through sudo when not root). MIXQ_BUILD_DIR overrides the build folder;
+# MIXQ_SANITIZE_BUILD_DIR the sanitizer build's (default: the build folder + "-sanitize").
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -61,6 +64,37 @@ build() {
   cmake --build "$BUILD" -j "$JOBS"
 }
 
+# The sanitizer build: clang, -fsanitize=address,undefined on every target (UBSan findings abort),
+# libFuzzer coverage on the product and the fuzz harnesses (tests/fuzz), no CUDA (the stub device
+# executor: nvcc with a clang host compiler under ASan is not worth it). -O2 with line tables
+# keeps the suite's run time near the Release build's while reports still name file:line.
+SANITIZE_BUILD=${MIXQ_SANITIZE_BUILD_DIR:-$BUILD-sanitize}
+# Tests not run in the sanitizer build, each with its reason:
+#   install_consumer_test  builds a nested find_package(mixq) consumer with its own flags against
+#                          the installed archives; ASan-instrumented archives need the sanitizer
+#                          runtime at that link, which an installed package must not impose
+#                          (the Release run above covers it).
+#   cuda_off_build_test    configures and builds a third, nested MIXQ_CUDA=OFF build; the
+#                          sanitizer build is itself a MIXQ_CUDA=OFF build of everything.
+SANITIZE_EXCLUDE='^(install_consumer_test|cuda_off_build_test)$'
+
+sanitize_build_and_test() {
+  local start=$SECONDS
+  CC=clang CXX=clang++ cmake -S "$ROOT" -B "$SANITIZE_BUILD" -G Ninja \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -gline-tables-only -DNDEBUG" \
+    -DMIXQ_SANITIZE=address,undefined -DMIXQ_FUZZ=ON -DMIXQ_CUDA=OFF \
+    -DMIXQ_PYTHON="$ROOT/.venv/bin/python"
+  cmake --build "$SANITIZE_BUILD" -j "$JOBS"
+  # Leaks fail a test like any other report; reports carry symbolized stacks. An allocation too
+  # large to satisfy returns null as glibc's would (the hostile-input tests check that mixq
+  # turns that into exit 2), instead of ASan aborting the process.
+  ASAN_OPTIONS=detect_leaks=1:check_initialization_order=1:strict_init_order=1:allocator_may_return_null=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ASAN_SYMBOLIZER_PATH=$(command -v llvm-symbolizer) \
+    ctest --test-dir "$SANITIZE_BUILD" --output-on-failure -j "$JOBS" -E "$SANITIZE_EXCLUDE"
+  echo "mixq: sanitizer build and test suite took $((SECONDS - start)) s"
+}
+
 case "${1:-}" in
   demo)
     install_deps
@@ -76,12 +110,15 @@ case "${1:-}" in
     ;;
   test)
     install_deps
-    # Headless Chromium renders the HTML reports in tests/report (console errors fail them).
-    APT_PACKAGES=(chromium)
+    # Headless Chromium renders the HTML reports in tests/report (console errors fail them);
+    # clang, its sanitizer and libFuzzer runtimes and llvm-symbolizer make the sanitizer build;
+    # strace stops the converter just before each rename in tests/cli/cli_atomic_test.
+    APT_PACKAGES=(chromium clang libclang-rt-14-dev llvm strace)
     install_deps
     setup_venv
     build
     ctest --test-dir "$BUILD" --output-on-failure -j "$JOBS"
+    sanitize_build_and_test
     ;;
   bench)
     install_deps

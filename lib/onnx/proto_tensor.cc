@@ -95,7 +95,9 @@ template <typename Field>
 std::shared_ptr<ir::Buffer> copy_field(const Field& field, size_t bytes) {
   using T = typename Field::value_type;
   auto buf = ir::Buffer::allocate(bytes);
-  std::memcpy(buf->mutable_data(), field.data(), std::min(bytes, field.size() * sizeof(T)));
+  // (memcpy from an empty field's null data() is undefined even for 0 bytes.)
+  const size_t n = std::min(bytes, field.size() * sizeof(T));
+  if (n > 0) std::memcpy(buf->mutable_data(), field.data(), n);
   return buf;
 }
 
@@ -306,18 +308,23 @@ Status tensor_to_proto(const ir::Tensor& tensor, ::onnx::TensorProto* out, const
     case TypedField::kFloat: {
       const size_t count = bytes / sizeof(float);
       out->mutable_float_data()->Resize(static_cast<int>(count), 0.0f);
-      std::memcpy(out->mutable_float_data()->mutable_data(), data, count * sizeof(float));
+      // (Guarded: an empty field's mutable_data() is null, and memcpy to null is undefined.)
+      if (count > 0) {
+        std::memcpy(out->mutable_float_data()->mutable_data(), data, count * sizeof(float));
+      }
       break;
     }
     case TypedField::kDouble: {
       const size_t count = bytes / sizeof(double);
       out->mutable_double_data()->Resize(static_cast<int>(count), 0.0);
-      std::memcpy(out->mutable_double_data()->mutable_data(), data, count * sizeof(double));
+      if (count > 0) {
+        std::memcpy(out->mutable_double_data()->mutable_data(), data, count * sizeof(double));
+      }
       break;
     }
     case TypedField::kInt64:
       out->mutable_int64_data()->Resize(static_cast<int>(n), 0);
-      std::memcpy(out->mutable_int64_data()->mutable_data(), data, bytes);
+      if (bytes > 0) std::memcpy(out->mutable_int64_data()->mutable_data(), data, bytes);
       break;
     case TypedField::kUint64:
       for (int64_t i = 0; i < n; ++i) {

@@ -14,6 +14,7 @@
 #include <random>
 
 #include "graph_builder.h"
+#include "half_ref.h"
 #include "kernel_runner.h"
 #include "mixq/core/float8.h"
 
@@ -192,7 +193,7 @@ uint16_t ref_bf16(double x) {
   const auto f = static_cast<float>(std::ldexp(std::nearbyint(std::ldexp(m, 8)), e - 8));
   return static_cast<uint16_t>(std::bit_cast<uint32_t>(f) >> 16);
 }
-uint16_t ref_f16(double x) { return std::bit_cast<uint16_t>(static_cast<_Float16>(x)); }
+uint16_t ref_f16(double x) { return testing::ref_half_bits(x); }
 
 // Integer quantization of one element: x / s as the float32 quotient, rounded half to even.
 int64_t ref_quant(double x, double s, double zp, int64_t lo, int64_t hi) {
@@ -418,7 +419,9 @@ TEST(QuantizeLinear, RandomPerTensorPerAxisBlockedMatchReference) {
   // clang-format on
   uint32_t seed = 100;
   for (const QCase& c : cases) {
-    const auto [lo, hi] = range_of(c.out);
+    // (Plain variables, not a structured binding: clang before 16 cannot capture bindings in
+    // the lambda below.)
+    const int64_t lo = range_of(c.out).first, hi = range_of(c.out).second;
     const QInputs q = random_q(c, seed++, c.out, 0.1 * std::max<double>(16, double(hi - lo)));
     const Tensor y = run_threads("QuantizeLinear", {q.x, q.scale, q.zp}, c.opset, q_attrs(c));
     ASSERT_EQ(y.dtype(), c.out);
@@ -539,8 +542,12 @@ TEST(DequantizeLinear, RandomMatchesExactProductRoundedOnce) {
       {{19, {2, 500}, -1, 0, kI32}, kF32},  {{19, {2, 500}, -1, 0, kI32}, kF16}};
   // clang-format on
   uint32_t seed = 300;
-  for (const auto& [c, st] : cases) {
-    const auto [lo, hi] = range_of(c.out);
+  for (const auto& entry : cases) {
+    // (Plain variables, not structured bindings: clang before 16 cannot capture bindings in the
+    // lambda below.)
+    const QCase& c = entry.first;
+    const DType st = entry.second;
+    const int64_t lo = range_of(c.out).first, hi = range_of(c.out).second;
     QInputs q = random_q(c, seed++, c.out == kI32 ? kI8 : c.out, 1);
     const V scales = vals(make(st, q.scale.dims(), q.ss));  // as stored
     q.xs = uniform(q.xs.size(), seed++, double(lo), double(hi) + (c.out == kI32 ? 0 : 1), true);

@@ -1,6 +1,7 @@
 // lib/core: dtypes, Status/Expected, and the float16/bfloat16/float8 bit conversions, checked
-// against independent references (the compiler's IEEE _Float16, float64 arithmetic, and the
-// FP8 values tabulated in the ONNX spec).
+// against independent references (the compiler's IEEE _Float16 or, where it has none, exact
+// float64 arithmetic: half_ref.h; float64 arithmetic; and the FP8 values tabulated in the ONNX
+// spec).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include <random>
 #include <vector>
 
+#include "half_ref.h"
 #include "mixq/core/dtype.h"
 #include "mixq/core/float8.h"
 #include "mixq/core/float_bits.h"
@@ -73,12 +75,7 @@ TEST(Status, CarriesCodeMessageAndContext) {
   EXPECT_EQ(bad_ok.status().code(), StatusCode::kInternal);
 }
 
-uint16_t ref_float16_bits(float f) {
-  const _Float16 h = static_cast<_Float16>(f);
-  uint16_t u;
-  std::memcpy(&u, &h, 2);
-  return u;
-}
+uint16_t ref_float16_bits(float f) { return testing::ref_half_bits(f); }
 
 bool both_nan16(uint16_t a, uint16_t b) {
   return (a & 0x7c00) == 0x7c00 && (a & 0x3ff) && (b & 0x7c00) == 0x7c00 && (b & 0x3ff);
@@ -86,10 +83,8 @@ bool both_nan16(uint16_t a, uint16_t b) {
 
 TEST(FloatBits, Float16DecodesEveryCodeExactly) {
   for (uint32_t c = 0; c < 65536; ++c) {
-    _Float16 h;
     const auto u = static_cast<uint16_t>(c);
-    std::memcpy(&h, &u, 2);
-    const float want = static_cast<float>(h);
+    const float want = testing::ref_half_value(u);
     const float got = float16_to_float(u);
     if (std::isnan(want)) {
       EXPECT_TRUE(std::isnan(got)) << c;

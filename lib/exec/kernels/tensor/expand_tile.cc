@@ -64,7 +64,10 @@ Status tile(KernelContext& ctx) {
   const std::vector<int64_t> xs = strides_of(x.dims());
   for (size_t k = 0; k < rank; ++k) {
     if (repeats[k] < 0) return ctx.fail("repeats has negative value ", repeats[k]);
-    out[k] = x.dims()[k] * repeats[k];
+    if (__builtin_mul_overflow(x.dims()[k], repeats[k], &out[k])) {
+      return ctx.fail("output dimension ", k, " (", x.dims()[k], " x ", repeats[k],
+                      ") overflows int64");
+    }
     // Output index along k is t * dim + i: the view [t, i] walks it in row-major order.
     view_dims.push_back(repeats[k]);
     view_strides.push_back(0);
