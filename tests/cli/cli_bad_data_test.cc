@@ -19,11 +19,12 @@
 namespace mixq {
 namespace {
 
+using testing::files_in;
 using testing::run_mixq;
 using testing::TempDir;
 
-const std::string kModel = std::string(MIXQ_SOURCE_DIR) + "/samples/digits_cnn/model.onnx";
-const std::string kCalib = std::string(MIXQ_SOURCE_DIR) + "/samples/digits_cnn/calib.npz";
+const std::string kModel = testing::sample_file("digits_cnn", "model.onnx");
+const std::string kCalib = testing::sample_file("digits_cnn", "calib.npz");
 const std::string kEval = std::string(MIXQ_SOURCE_DIR) + "/samples/digits_cnn/eval.npz";
 const std::string kGpt = std::string(MIXQ_SOURCE_DIR) + "/samples/tinygpt/model.onnx";
 
@@ -45,15 +46,6 @@ void write_npz(const std::filesystem::path& path,
   ASSERT_TRUE(w.ok());
   for (const auto& [name, t] : arrays) ASSERT_TRUE((*w)->add(name, t).ok());
   ASSERT_TRUE((*w)->commit().ok());
-}
-
-size_t files_in(const TempDir& dir) {
-  size_t n = 0;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir.path())) {
-    (void)e;
-    ++n;
-  }
-  return n;
 }
 
 enum Cmd { kRun, kCalibrate, kConvertEval, kAnalyzeEval };

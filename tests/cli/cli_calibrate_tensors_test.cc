@@ -13,8 +13,8 @@ namespace {
 using testing::run_mixq;
 using testing::TempDir;
 
-const std::string kModel = std::string(MIXQ_SOURCE_DIR) + "/samples/digits_cnn/model.onnx";
-const std::string kCalib = std::string(MIXQ_SOURCE_DIR) + "/samples/digits_cnn/calib.npz";
+const std::string kModel = testing::sample_file("digits_cnn", "model.onnx");
+const std::string kCalib = testing::sample_file("digits_cnn", "calib.npz");
 const std::string kRelu = "/features/features.2/Relu_output_0";
 const std::string kFlatten = "/head/head.0/Flatten_output_0";
 

@@ -18,6 +18,7 @@ namespace {
 
 using testing::add_node;
 using testing::add_tensor_vi;
+using testing::files_in;
 using testing::run_mixq;
 using testing::TempDir;
 
@@ -35,16 +36,6 @@ std::filesystem::path write_x(const TempDir& dir, std::vector<int64_t> dims = {2
   EXPECT_TRUE((*w)->add(name, ir::Tensor::from_floats(dims, v)).ok());
   EXPECT_TRUE((*w)->commit().ok());
   return path;
-}
-
-// A file count of `dir`, to check that a refused command wrote nothing.
-size_t files_in(const TempDir& dir) {
-  size_t n = 0;
-  for (const auto& e : std::filesystem::recursive_directory_iterator(dir.path())) {
-    (void)e;
-    ++n;
-  }
-  return n;
 }
 
 // Runs inspect, run -o and convert --weights-only -o on `model`; each must exit 2 with every

@@ -1,6 +1,7 @@
 // Shared helpers for mixq tests: test data locations, temporary folders, running the CLI.
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -34,6 +35,9 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// How many files and folders are below `dir` (recursively): a refused command must not change it.
+size_t files_in(const TempDir& dir);
 
 // Writes bytes to a file (not atomic; for fixtures).
 void write_bytes(const std::filesystem::path& path, const std::string& bytes);
