@@ -7,21 +7,17 @@
 #include <cstdint>
 #include <vector>
 
+#include "launch.cuh"
 #include "mixq/gpu/kernels/im2col.h"
 #include "mixq/gpu/memory.h"
 
 namespace mixq::gpu {
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 65535;  // grid-stride loops cover the rest
-constexpr int64_t kMaxInt32 = 0x7fffffff;
-
-cudaStream_t raw(StreamHandle s) { return static_cast<cudaStream_t>(s); }
-
-unsigned blocks_for(int64_t n) {
-  return static_cast<unsigned>(std::min<int64_t>((n + kThreads - 1) / kThreads, kMaxBlocks));
-}
+using launch::blocks_for;
+using launch::kMaxInt32;
+using launch::kThreads;
+using launch::raw;
 
 // The geometry of one group's GEMM, by value. I is the index type of the per-element
 // decomposition (32-bit divisions are several times cheaper than 64-bit ones).

@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "launch.cuh"
 #include "mixq/gpu/kernels/movement.h"
 #include "mixq/gpu/memory.h"
 
@@ -24,15 +25,10 @@ namespace {
 constexpr int kMaxRank = 8;
 // A copy's dims after the element bytes became the innermost one.
 constexpr int kMaxCopyRank = kMaxRank + 1;
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 65535;  // grid-stride loops cover the rest
-constexpr int64_t kMaxInt32 = 0x7fffffff;
-
-cudaStream_t raw(StreamHandle s) { return static_cast<cudaStream_t>(s); }
-
-unsigned blocks_for(int64_t n) {
-  return static_cast<unsigned>(std::min<int64_t>((n + kThreads - 1) / kThreads, kMaxBlocks));
-}
+using launch::blocks_for;
+using launch::kMaxInt32;
+using launch::kThreads;
+using launch::raw;
 
 Status cuda_check(cudaError_t e, const char* what) {
   if (e == cudaSuccess) return Status::ok_status();

@@ -18,20 +18,16 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "launch.cuh"
 #include "mixq/gpu/kernels/qdq.h"
 #include "mixq/gpu/memory.h"
 
 namespace mixq::gpu {
 namespace {
 
-constexpr int kThreads = 256;
-constexpr int64_t kMaxBlocks = 65535;  // grid-stride loops cover the rest
-
-cudaStream_t raw(StreamHandle s) { return static_cast<cudaStream_t>(s); }
-
-unsigned blocks_for(int64_t n) {
-  return static_cast<unsigned>(std::min<int64_t>((n + kThreads - 1) / kThreads, kMaxBlocks));
-}
+using launch::blocks_for;
+using launch::kThreads;
+using launch::raw;
 
 __device__ inline float load(float v) { return v; }
 // Exact, and a NaN keeps its sign (the CPU's decoder keeps it; cvt.f32.f16 need not).
