@@ -4,6 +4,11 @@
 #include <fstream>
 #include <vector>
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
+
 namespace mixq {
 namespace {
 
@@ -19,13 +24,8 @@ constexpr uint32_t kK[64] = {
 
 constexpr uint32_t rotr(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 
-}  // namespace
-
-Sha256::Sha256()
-    : h_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-         0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {}
-
-void Sha256::block(const uint8_t* p) {
+// FIPS 180-4 section 6.2.2 on one 64-byte block.
+void portable_block(std::array<uint32_t, 8>& st, const uint8_t* p) {
   uint32_t w[64];
   for (int i = 0; i < 16; ++i) {
     w[i] = (uint32_t(p[4 * i]) << 24) | (uint32_t(p[4 * i + 1]) << 16) |
@@ -36,7 +36,7 @@ void Sha256::block(const uint8_t* p) {
     const uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
     w[i] = w[i - 16] + s0 + w[i - 7] + s1;
   }
-  uint32_t a = h_[0], b = h_[1], c = h_[2], d = h_[3], e = h_[4], f = h_[5], g = h_[6], h = h_[7];
+  uint32_t a = st[0], b = st[1], c = st[2], d = st[3], e = st[4], f = st[5], g = st[6], h = st[7];
   for (int i = 0; i < 64; ++i) {
     const uint32_t t1 =
         h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + kK[i] + w[i];
@@ -50,14 +50,91 @@ void Sha256::block(const uint8_t* p) {
     b = a;
     a = t1 + t2;
   }
-  h_[0] += a;
-  h_[1] += b;
-  h_[2] += c;
-  h_[3] += d;
-  h_[4] += e;
-  h_[5] += f;
-  h_[6] += g;
-  h_[7] += h;
+  st[0] += a;
+  st[1] += b;
+  st[2] += c;
+  st[3] += d;
+  st[4] += e;
+  st[5] += f;
+  st[6] += g;
+  st[7] += h;
+}
+
+#if defined(__x86_64__)
+// The same compression with the SHA extensions. The state lives in two registers as
+// (A, B, E, F) and (C, D, G, H); each sha256rnds2 does two rounds, sha256msg1/msg2 extend the
+// message schedule four words at a time (W[t] = s1(W[t-2]) + W[t-7] + s0(W[t-15]) + W[t-16]).
+__attribute__((target("sha,sse4.1,ssse3"))) void hardware_blocks(std::array<uint32_t, 8>& h,
+                                                                  const uint8_t* p,
+                                                                  size_t count) {
+  const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+  __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&h[0]));   // D C B A
+  __m128i s1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&h[4]));  // H G F E
+  t = _mm_shuffle_epi32(t, 0xB1);                                          // C D A B
+  s1 = _mm_shuffle_epi32(s1, 0x1B);                                        // E F G H
+  __m128i s0 = _mm_alignr_epi8(t, s1, 8);                                  // A B E F
+  s1 = _mm_blend_epi16(s1, t, 0xF0);                                       // C D G H
+  for (; count > 0; --count, p += 64) {
+    const __m128i abef = s0, cdgh = s1;
+    __m128i w[4];
+    for (int g = 0; g < 16; ++g) {
+      __m128i m;
+      if (g < 4) {
+        m = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * g)), bswap);
+      } else {
+        m = _mm_sha256msg1_epu32(w[(g - 4) & 3], w[(g - 3) & 3]);
+        m = _mm_add_epi32(m, _mm_alignr_epi8(w[(g - 1) & 3], w[(g - 2) & 3], 4));
+        m = _mm_sha256msg2_epu32(m, w[(g - 1) & 3]);
+      }
+      w[g & 3] = m;
+      __m128i k = _mm_add_epi32(m, _mm_loadu_si128(reinterpret_cast<const __m128i*>(&kK[4 * g])));
+      s1 = _mm_sha256rnds2_epu32(s1, s0, k);
+      k = _mm_shuffle_epi32(k, 0x0E);
+      s0 = _mm_sha256rnds2_epu32(s0, s1, k);
+    }
+    s0 = _mm_add_epi32(s0, abef);
+    s1 = _mm_add_epi32(s1, cdgh);
+  }
+  t = _mm_shuffle_epi32(s0, 0x1B);    // F E B A
+  s1 = _mm_shuffle_epi32(s1, 0xB1);   // D C H G
+  s0 = _mm_blend_epi16(t, s1, 0xF0);  // D C B A
+  s1 = _mm_alignr_epi8(s1, t, 8);     // H G F E
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(&h[0]), s0);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(&h[4]), s1);
+}
+#endif
+
+}  // namespace
+
+bool Sha256::hardware_available() {
+#if defined(__x86_64__)
+  static const bool has = [] {
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) == 0) return false;
+    const bool sha = (b >> 29) & 1;
+    if (__get_cpuid(1, &a, &b, &c, &d) == 0) return false;
+    const bool sse41 = (c >> 19) & 1, ssse3 = (c >> 9) & 1;
+    return sha && sse41 && ssse3;
+  }();
+  return has;
+#else
+  return false;
+#endif
+}
+
+Sha256::Sha256(Impl impl)
+    : h_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+         0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19},
+      hardware_(impl == Impl::kAuto && hardware_available()) {}
+
+void Sha256::blocks(const uint8_t* p, size_t count) {
+#if defined(__x86_64__)
+  if (hardware_) {
+    hardware_blocks(h_, p, count);
+    return;
+  }
+#endif
+  for (; count > 0; --count, p += 64) portable_block(h_, p);
 }
 
 void Sha256::update(const void* data, size_t n) {
@@ -70,10 +147,12 @@ void Sha256::update(const void* data, size_t n) {
     p += take;
     n -= take;
     if (buf_len_ < 64) return;
-    block(buf_.data());
+    blocks(buf_.data(), 1);
     buf_len_ = 0;
   }
-  for (; n >= 64; p += 64, n -= 64) block(p);
+  blocks(p, n / 64);
+  p += n / 64 * 64;
+  n %= 64;
   std::memcpy(buf_.data(), p, n);
   buf_len_ = n;
 }

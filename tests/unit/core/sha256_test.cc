@@ -11,10 +11,32 @@
 namespace mixq {
 namespace {
 
-std::string digest(std::string_view s) {
-  Sha256 h;
+std::string digest(std::string_view s, Sha256::Impl impl = Sha256::Impl::kAuto) {
+  Sha256 h(impl);
   h.update(s);
   return h.hex_digest();
+}
+
+TEST(Sha256, PortableFipsVectors) {
+  // The portable compression, also where kAuto picks the SHA extensions.
+  const auto p = Sha256::Impl::kPortable;
+  EXPECT_EQ(digest("", p), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(digest("abc", p), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(digest("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", p),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+
+TEST(Sha256, HardwarePathAgreesWithPortableOnEveryLength) {
+  if (!Sha256::hardware_available()) {
+    GTEST_SKIP() << "this CPU has no SHA extensions: kAuto is the portable code (tested above)";
+  }
+  std::mt19937 rng(7);
+  std::string data(5000, '\0');
+  for (auto& c : data) c = static_cast<char>(rng());
+  for (size_t n = 0; n <= data.size(); n += n < 300 ? 1 : 97) {
+    const std::string_view s(data.data(), n);
+    ASSERT_EQ(digest(s), digest(s, Sha256::Impl::kPortable)) << n << " bytes";
+  }
 }
 
 TEST(Sha256, FipsVectors) {
