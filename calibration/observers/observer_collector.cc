@@ -135,24 +135,24 @@ void StatsCollector::observe(const Pending& p, exec::ThreadPool* pool,
     r.first_nonfinite_sample =
         p.first_sample + (batched ? r.minmax.first_nonfinite_index / (n / p.samples) : 0);
   }
-  if (p.layers != nullptr) observe_layers(*p.layers, x, t);
+  if (p.layers != nullptr) observe_layers(*p.layers, x, t, pool);
 }
 
 void StatsCollector::observe_layers(const std::vector<size_t>& layers, const ir::Tensor& t,
                                     std::vector<float>& scratch) {
   const float* x = float_values(t, scratch);
-  if (x != nullptr) observe_layers(layers, x, t);
+  if (x != nullptr) observe_layers(layers, x, t, options_.pool);
 }
 
 void StatsCollector::observe_layers(const std::vector<size_t>& layers, const float* x,
-                                    const ir::Tensor& t) {
+                                    const ir::Tensor& t, exec::ThreadPool* pool) {
   if (t.rank() == 0) return;
   for (size_t idx : layers) {
     LayerInputRecord& l = layer_inputs_[idx];
     const auto rank = static_cast<int64_t>(t.rank());
     const int64_t axis = l.axis < 0 ? l.axis + rank : l.axis;
     if (axis < 0 || axis >= rank) continue;
-    channel_absmax(x, t.dims(), axis, l.channel_absmax);
+    channel_absmax(x, t.dims(), axis, l.channel_absmax, pool);
   }
 }
 

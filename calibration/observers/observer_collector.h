@@ -97,7 +97,8 @@ class StatsCollector : public exec::Observer {
   // Raises the channel absmax of the layers reading t.
   void observe_layers(const std::vector<size_t>& layers, const ir::Tensor& t,
                       std::vector<float>& scratch);
-  void observe_layers(const std::vector<size_t>& layers, const float* x, const ir::Tensor& t);
+  void observe_layers(const std::vector<size_t>& layers, const float* x, const ir::Tensor& t,
+                      exec::ThreadPool* pool);
   void flush();
 
   CollectorOptions options_;

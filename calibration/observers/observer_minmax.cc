@@ -115,8 +115,50 @@ const float* float_values(const ir::Tensor& t, std::vector<float>& scratch) {
   return scratch.data();
 }
 
+namespace {
+
+// acc[c] = max(acc[c], finite |x| of channel c) over rows [o0, o1) of x viewed as
+// [outer, channels, inner]. Both loops are elementwise over contiguous values (16 partial
+// maxima across `inner`), so they vectorise; NaN and +-Inf fail a <= FLT_MAX and are skipped.
+void channel_absmax_rows(const float* x, int64_t o0, int64_t o1, int64_t channels, int64_t inner,
+                         float* acc) {
+  if (inner == 1) {  // MatMul/Gemm: the channel axis is the last one
+    for (int64_t o = o0; o < o1; ++o) {
+      const float* p = x + o * channels;
+      for (int64_t c = 0; c < channels; ++c) {
+        const float a = std::fabs(p[c]);
+        acc[c] = a <= kFloatMax && a > acc[c] ? a : acc[c];
+      }
+    }
+    return;
+  }
+  constexpr int64_t kLanes = 16;
+  for (int64_t o = o0; o < o1; ++o) {
+    for (int64_t c = 0; c < channels; ++c) {
+      const float* p = x + (o * channels + c) * inner;
+      float m[kLanes] = {};
+      int64_t i = 0;
+      for (; i + kLanes <= inner; i += kLanes) {
+        for (int64_t j = 0; j < kLanes; ++j) {
+          const float a = std::fabs(p[i + j]);
+          m[j] = a <= kFloatMax && a > m[j] ? a : m[j];
+        }
+      }
+      float best = acc[c];
+      for (; i < inner; ++i) {
+        const float a = std::fabs(p[i]);
+        best = a <= kFloatMax && a > best ? a : best;
+      }
+      for (int64_t j = 0; j < kLanes; ++j) best = m[j] > best ? m[j] : best;
+      acc[c] = best;
+    }
+  }
+}
+
+}  // namespace
+
 void channel_absmax(const float* x, const std::vector<int64_t>& dims, int64_t axis,
-                    std::vector<float>& acc) {
+                    std::vector<float>& acc, exec::ThreadPool* pool) {
   const auto rank = static_cast<int64_t>(dims.size());
   if (axis < 0) axis += rank;
   int64_t outer = 1, inner = 1;
@@ -124,16 +166,26 @@ void channel_absmax(const float* x, const std::vector<int64_t>& dims, int64_t ax
   for (int64_t d = axis + 1; d < rank; ++d) inner *= dims[static_cast<size_t>(d)];
   const int64_t channels = dims[static_cast<size_t>(axis)];
   if (acc.size() != static_cast<size_t>(channels)) acc.assign(static_cast<size_t>(channels), 0.0f);
-  for (int64_t o = 0; o < outer; ++o) {
-    for (int64_t c = 0; c < channels; ++c) {
-      const float* p = x + (o * channels + c) * inner;
-      float m = acc[static_cast<size_t>(c)];
-      for (int64_t i = 0; i < inner; ++i) {
-        const float a = std::fabs(p[i]);
-        if (std::isfinite(a)) m = std::max(m, a);
-      }
-      acc[static_cast<size_t>(c)] = m;
+  const int64_t per_row = channels * inner;
+  if (pool == nullptr || pool->size() <= 1 || per_row == 0 || outer * per_row < 2 * kChunk) {
+    channel_absmax_rows(x, 0, outer, channels, inner, acc.data());
+    return;
+  }
+  // Blocks of about a chunk's worth of rows, each into its own maxima; a maximum does not
+  // depend on the order it is taken in, so the result is the same as the serial loop's.
+  const int64_t rows = std::max<int64_t>(1, kChunk / per_row);
+  const int64_t blocks = (outer + rows - 1) / rows;
+  std::vector<float> part(static_cast<size_t>(blocks * channels), 0.0f);
+  pool->parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      channel_absmax_rows(x, b * rows, std::min(outer, (b + 1) * rows), channels, inner,
+                          part.data() + b * channels);
     }
+  });
+  for (int64_t b = 0; b < blocks; ++b) {
+    const float* p = part.data() + b * channels;
+    for (int64_t c = 0; c < channels; ++c)
+      acc[static_cast<size_t>(c)] = std::max(acc[static_cast<size_t>(c)], p[c]);
   }
 }
 

@@ -50,8 +50,9 @@ struct MinMax {
 const float* float_values(const ir::Tensor& t, std::vector<float>& scratch);
 
 // Raises acc[c] to the largest finite |x| of channel c along `axis` of float tensor t (acc is
-// resized to dims[axis] on first use). The axis may be negative (counted from the end).
+// resized to dims[axis] on first use). The axis may be negative (counted from the end). With
+// a pool, large tensors are split by rows across it (same result).
 void channel_absmax(const float* x, const std::vector<int64_t>& dims, int64_t axis,
-                    std::vector<float>& acc);
+                    std::vector<float>& acc, exec::ThreadPool* pool = nullptr);
 
 }  // namespace mixq::calib

@@ -3,13 +3,15 @@
 // runs produced, graph inputs included, and for the outputs of value-moving nodes (Identity,
 // Transpose), whose records are copied from their inputs'; the per-channel absmax of MatMul's
 // and Conv's activation inputs is taken along K and the input channels (also for an Identity's
-// output); NaN is counted with where it came.
+// output); NaN is counted with where it came. channel_absmax split across a pool equals a plain
+// loop over the values on large tensors, for the last axis and for a middle one.
 #include "mixq/calibration/observers/observer_collector.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <limits>
+#include <random>
 
 #include "graph_builder.h"
 #include "kernel_runner.h"
@@ -136,6 +138,40 @@ TEST(StatsCollector, RecordsEveryActivationAndLayerInputChannels) {
         EXPECT_EQ(l.channel_absmax[ch], want) << ch;
       }
     }
+  }
+}
+
+TEST(ChannelAbsmax, SplitAcrossAPoolEqualsAPlainLoop) {
+  // [outer, channels, inner]: MatMul's last axis (inner 1) and Conv's channel axis, with rows
+  // spread over many blocks, NaN and Inf in some channels, and an accumulator already holding
+  // values from an earlier run.
+  std::mt19937 rng(5);
+  std::normal_distribution<float> g(0, 1);
+  exec::ThreadPool pool(3);
+  for (const std::vector<int64_t>& dims :
+       {std::vector<int64_t>{300, 7, 96}, std::vector<int64_t>{8, 3, 40, 200}}) {
+    const int64_t axis = dims.size() == 3 ? -1 : 1;
+    int64_t n = 1;
+    for (int64_t d : dims) n *= d;
+    std::vector<float> x(static_cast<size_t>(n));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = g(rng) * static_cast<float>(1 + i % 13);
+    x[17] = std::numeric_limits<float>::quiet_NaN();
+    x[static_cast<size_t>(n / 2)] = -std::numeric_limits<float>::infinity();
+    const int64_t a = axis < 0 ? static_cast<int64_t>(dims.size()) - 1 : axis;
+    int64_t inner = 1;
+    for (size_t d = static_cast<size_t>(a) + 1; d < dims.size(); ++d) inner *= dims[d];
+    const int64_t channels = dims[static_cast<size_t>(a)];
+    std::vector<float> want(static_cast<size_t>(channels), 0.5f);
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = std::fabs(x[static_cast<size_t>(i)]);
+      float& m = want[static_cast<size_t>((i / inner) % channels)];
+      if (std::isfinite(v)) m = std::max(m, v);
+    }
+    std::vector<float> serial(static_cast<size_t>(channels), 0.5f), split = serial;
+    channel_absmax(x.data(), dims, axis, serial);
+    channel_absmax(x.data(), dims, axis, split, &pool);
+    EXPECT_EQ(serial, want) << dims.size();
+    EXPECT_EQ(split, want) << dims.size();
   }
 }
 
