@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <tuple>
@@ -73,6 +74,96 @@ void count_chunk(const float* x, int64_t b, int64_t e, T scale, uint32_t* sub, s
   }
 }
 
+// count_chunk and scan_values in one pass, for when the range to count at is already known to
+// be probably large enough: the indexes come from the same 16-lane vectors as the min/max.
+// Finite values at or above the range (|x| * scale >= nb) land in the extra bin like NaN; the
+// caller sees that from the scan's absmax and counts again at a larger range.
+ValueScan count_scan_chunk(const float* x, int64_t b, int64_t e, float scale, uint32_t* sub,
+                           size_t nb) {
+  constexpr int kLanes = 16;
+  constexpr int64_t kBlock = 64;
+  using F = float __attribute__((vector_size(kLanes * sizeof(float))));
+  using I = int32_t __attribute__((vector_size(kLanes * sizeof(int32_t))));
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  F lo = F{} + kInf, hi = F{} - kInf;
+  I bad = I{};  // per lane: at most 2^16 / 16 per chunk
+  const F big = F{} + kFloatMax, sink = F{} + static_cast<float>(nb), sc = F{} + scale;
+  const size_t stride = nb + 1;
+  alignas(64) int32_t idx[kBlock];
+  int64_t i = b;
+  for (; i + kBlock <= e; i += kBlock) {
+    for (int k = 0; k < kBlock / kLanes; ++k) {
+      F v;
+      std::memcpy(&v, x + i + k * kLanes, sizeof(v));
+      const F a = v < F{} ? -v : v;
+      const I finite = a <= big;
+      lo = (finite & (v < lo)) ? v : lo;
+      hi = (finite & (v > hi)) ? v : hi;
+      bad += ~finite & 1;
+      F f = finite ? a * sc : sink;
+      f = f < sink ? f : sink;
+      const I q = __builtin_convertvector(f, I);
+      std::memcpy(idx + k * kLanes, &q, sizeof(q));
+    }
+    for (int64_t j = 0; j < kBlock; j += 4) {
+      ++sub[idx[j]];
+      ++sub[stride + idx[j + 1]];
+      ++sub[2 * stride + idx[j + 2]];
+      ++sub[3 * stride + idx[j + 3]];
+    }
+  }
+  ValueScan s;
+  for (int j = 0; j < kLanes; ++j) {
+    s.lo = lo[j] < s.lo ? lo[j] : s.lo;
+    s.hi = hi[j] > s.hi ? hi[j] : s.hi;
+    s.nonfinite += bad[j];
+  }
+  for (; i < e; ++i) {
+    const float v = x[i];
+    const float a = std::fabs(v);
+    const bool finite = a <= kFloatMax;
+    s.lo = finite && v < s.lo ? v : s.lo;
+    s.hi = finite && v > s.hi ? v : s.hi;
+    s.nonfinite += !finite;
+    const float f = finite ? std::min(a * scale, static_cast<float>(nb)) : static_cast<float>(nb);
+    ++sub[static_cast<size_t>(f)];
+  }
+  return s;
+}
+
+// Counts x[b, e) into the (all zero) sub-histograms and scans it. `guess` is a power-of-two
+// range the values probably fit below (0: none known); when they do, one fused pass does both,
+// else the chunk is scanned and counted at the larger of `floor` and its own range. Returns
+// the range the counts were made at in `range` and the highest bin they can reach in `top`.
+ValueScan count_and_scan(const float* x, int64_t b, int64_t e, double guess, double floor,
+                         uint32_t* sub, size_t nb, double& range, size_t& top) {
+  if (guess > 0 && static_cast<double>(nb) / guess < 0x1p100) {
+    const auto f = static_cast<float>(static_cast<double>(nb) / guess);
+    const ValueScan scan = count_scan_chunk(x, b, e, f, sub, nb);
+    const float m = scan.absmax();
+    if (m < guess) {
+      range = guess;
+      top = static_cast<size_t>(m * f);
+      return scan;
+    }
+    std::fill(sub, sub + 4 * (nb + 1), 0u);  // a value above the guess: count again
+  }
+  const ValueScan scan = scan_values(x, b, e);
+  const float m = scan.absmax();
+  range = m == 0 ? floor : std::max(floor, pow2_above(m));
+  const double scale = range == 0 ? 0.0 : static_cast<double>(nb) / range;
+  // A float scale would overflow for ranges below 2^-100 (denormal-sized tensors).
+  if (scale < 0x1p100) {
+    const auto f = static_cast<float>(scale);
+    count_chunk(x, b, e, f, sub, nb);
+    top = static_cast<size_t>(m * f);
+  } else {
+    count_chunk(x, b, e, scale, sub, nb);
+    top = static_cast<size_t>(static_cast<double>(m) * scale);
+  }
+  return scan;
+}
+
 // One chunk's part of a batch: its scan, the range its counts were made at, and the highest
 // bin its counts can reach (every bin above is empty).
 struct ChunkPart {
@@ -81,27 +172,14 @@ struct ChunkPart {
   size_t top = 0;
 };
 
-// Scans one chunk, then counts it (still in cache) at the larger of the histogram's current
-// range and the chunk's own. `sub` holds the four sub-histograms (and their NaN bins) and is
-// all zero between calls: only the bins up to the chunk's top are summed and cleared, so a
-// small tensor does not pay for the whole bin count.
-void do_chunk(const float* x, int64_t b, int64_t e, double current, size_t nb, ChunkPart& part,
-              uint32_t* out, std::vector<uint32_t>& sub) {
-  part.scan = scan_values(x, b, e);
-  const float m = part.scan.absmax();
-  part.range = m == 0 ? current : std::max(current, pow2_above(m));
-  const double scale = part.range == 0 ? 0.0 : static_cast<double>(nb) / part.range;
+// Scans and counts one chunk (see count_and_scan), then sums its sub-histograms into `out`.
+// `sub` is all zero between calls: only the bins up to the chunk's top are summed and
+// cleared, so a small tensor does not pay for the whole bin count.
+void do_chunk(const float* x, int64_t b, int64_t e, double guess, double current, size_t nb,
+              ChunkPart& part, uint32_t* out, std::vector<uint32_t>& sub) {
   const size_t stride = nb + 1;
   if (sub.size() != 4 * stride) sub.assign(4 * stride, 0);
-  // A float scale would overflow for ranges below 2^-100 (denormal-sized tensors).
-  if (scale < 0x1p100) {
-    const auto f = static_cast<float>(scale);
-    count_chunk(x, b, e, f, sub.data(), nb);
-    part.top = static_cast<size_t>(m * f);
-  } else {
-    count_chunk(x, b, e, scale, sub.data(), nb);
-    part.top = static_cast<size_t>(static_cast<double>(m) * scale);
-  }
+  part.scan = count_and_scan(x, b, e, guess, current, sub.data(), nb, part.range, part.top);
   for (size_t k = 0; k <= part.top; ++k) {
     out[k] = sub[k] + sub[stride + k] + sub[2 * stride + k] + sub[3 * stride + k];
     sub[k] = sub[stride + k] = sub[2 * stride + k] = sub[3 * stride + k] = 0;
@@ -128,11 +206,17 @@ ValueScan AbsHistogram::add_batch(const float* x, int64_t n, exec::ThreadPool* p
   local.resize(static_cast<size_t>(chunks) * nb);
   parts.assign(static_cast<size_t>(chunks), ChunkPart{});
   const double current = range_;
+  // Each thread guesses that a chunk fits the range its previous chunk was counted at. Any
+  // range at least the chunk's own gives the same final bins (see below), so which chunks a
+  // thread got does not change the result.
   const auto run = [&](int64_t c0, int64_t c1) {
     thread_local std::vector<uint32_t> sub;
+    double guess = current;
     for (int64_t c = c0; c < c1; ++c) {
-      do_chunk(x, c * kChunk, std::min(n, (c + 1) * kChunk), current, nb,
-               parts[static_cast<size_t>(c)], local.data() + static_cast<size_t>(c) * nb, sub);
+      ChunkPart& part = parts[static_cast<size_t>(c)];
+      do_chunk(x, c * kChunk, std::min(n, (c + 1) * kChunk), guess, current, nb, part,
+               local.data() + static_cast<size_t>(c) * nb, sub);
+      guess = part.range;
     }
   };
   if (pool != nullptr && pool->size() > 1 && chunks > 1) {
@@ -169,22 +253,15 @@ ValueScan AbsHistogram::add_batch(const float* x, int64_t n, exec::ThreadPool* p
 // are most of the calls).
 ValueScan AbsHistogram::add_small(const float* x, int64_t n) {
   const size_t nb = counts_.size();
-  const ValueScan scan = scan_values(x, 0, n);
-  const float m = scan.absmax();
-  if (m > 0) grow_to(m);
   thread_local std::vector<uint32_t> sub;
   const size_t stride = nb + 1;
   if (sub.size() != 4 * stride) sub.assign(4 * stride, 0);
-  const double scale = range_ == 0 ? 0.0 : static_cast<double>(nb) / range_;
+  // Guess the histogram's range: after the first runs a tensor's values mostly fit in it.
+  double range = 0;
   size_t top = 0;
-  if (scale < 0x1p100) {
-    const auto f = static_cast<float>(scale);
-    count_chunk(x, 0, n, f, sub.data(), nb);
-    top = static_cast<size_t>(m * f);
-  } else {
-    count_chunk(x, 0, n, scale, sub.data(), nb);
-    top = static_cast<size_t>(static_cast<double>(m) * scale);
-  }
+  const ValueScan scan = count_and_scan(x, 0, n, range_, range_, sub.data(), nb, range, top);
+  const float m = scan.absmax();
+  if (range > range_) grow_to(std::nextafter(range, 0.0));  // range_ becomes `range`
   for (size_t k = 0; k <= top; ++k) {
     counts_[k] += sub[k] + sub[stride + k] + sub[2 * stride + k] + sub[3 * stride + k];
     sub[k] = sub[stride + k] = sub[2 * stride + k] = sub[3 * stride + k] = 0;

@@ -153,6 +153,63 @@ TEST(AbsHistogram, ChunksCountedAtDifferentRangesMergeExactly) {
   EXPECT_LT(r, 0x1p-100);
 }
 
+TEST(AbsHistogram, GuessedRangeCountsEqualTheDefinitionAtItsEdges) {
+  // Later batches are counted in one fused pass at the range already known, and counted again
+  // when a value reaches it. Batches with values exactly at the range (which must recount), one
+  // ulp below it (which must not), non-finite values and zeros in the scalar tail, and a large
+  // batch whose chunks each guess the previous chunk's range: every count equals the
+  // definition on all values together, and each batch's scan equals a plain loop's.
+  std::mt19937 rng(21);
+  std::uniform_real_distribution<float> u(-1.5f, 1.5f);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  std::vector<std::vector<float>> batches;
+  const auto batch = [&](size_t n) -> std::vector<float>& {
+    batches.emplace_back(n);
+    for (auto& v : batches.back()) v = u(rng);
+    return batches.back();
+  };
+  batch(1000);                         // range 2
+  batch(77)[40] = -2.0f;               // == range: recount
+  auto& b3 = batch(130);               // tail of 2 after 128
+  b3[3] = std::nextafter(4.0f, 0.0f);  // range 4 after a recount
+  b3[128] = nan;
+  b3[129] = -0.0f;
+  batch(64)[63] = std::nextafter(4.0f, 0.0f);  // just below: no recount
+  auto& big = batch(5 * 65536 + 17);           // chunks guess their previous
+  big[65536 + 5] = 8.0f;                       // chunk 1: above its guess (4)
+  big[3 * 65536 + 9] = inf;
+  big[4 * 65536 + 100] = -16.5f;  // chunk 4: above its guess (16)
+  big[5 * 65536 + 16] = -inf;     // in the tail
+  batch(100)[99] = 20.0f;         // below 32 after the big one
+  exec::ThreadPool pool(3);
+  for (exec::ThreadPool* p : {static_cast<exec::ThreadPool*>(nullptr), &pool}) {
+    AbsHistogram h(256);
+    std::vector<float> all;
+    for (const auto& b : batches) {
+      const ValueScan scan = h.add_batch(b.data(), static_cast<int64_t>(b.size()), p);
+      ValueScan want;
+      for (float v : b) {
+        if (!std::isfinite(v)) {
+          ++want.nonfinite;
+          continue;
+        }
+        want.lo = std::min(want.lo, v);
+        want.hi = std::max(want.hi, v);
+      }
+      EXPECT_EQ(scan.lo, want.lo);
+      EXPECT_EQ(scan.hi, want.hi);
+      EXPECT_EQ(scan.nonfinite, want.nonfinite);
+      all.insert(all.end(), b.begin(), b.end());
+      double r = 0;
+      EXPECT_EQ(h.counts(), direct_counts(all, 256, &r)) << "after " << all.size() << " values";
+      EXPECT_EQ(h.range(), r);
+    }
+    EXPECT_EQ(h.range(), 32.0);
+    EXPECT_EQ(h.total(), static_cast<int64_t>(all.size()) - 3);  // NaN, Inf, -Inf
+  }
+}
+
 TEST(AbsHistogram, SkipsNonFiniteValuesAndCountsThem) {
   const float inf = std::numeric_limits<float>::infinity();
   const float x[] = {1.0f, std::numeric_limits<float>::quiet_NaN(), -inf, 0.0f, -3.0f, inf};
