@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "mixq/calibration/data/batcher.h"
@@ -293,22 +294,32 @@ Expected<nlohmann::ordered_json> calibrate(const ir::Model& model,
   j["method"] = method_name(options.method);
   j["parameters"] = {{"percentile", options.percentile}, {"bins", options.bins}};
   if (subset) j["tensors"] = options.tensors;
-  // Ranges per tensor, in parallel (each tensor's computation is independent and serial).
+  // Ranges per tensor, in parallel (each tensor's computation is independent and serial). A
+  // value-moving node's output has a copy of its source's record, so its ranges are the
+  // source's: computed once per source.
   std::vector<const std::pair<const std::string, TensorRecord>*> recs;
+  std::map<std::string, size_t> source_index;  // source name -> index in `computed`
+  std::vector<const TensorRecord*> computed;
   for (const auto& e : collector.tensors()) {
-    if (subset && !selected.count(e.first)) continue;  // observed only as an alias's source
-    if (e.second.dtype != DType::kUndefined) recs.push_back(&e);  // seen as a float tensor
+    if (subset && !selected.count(e.first)) continue;   // observed only as an alias's source
+    if (e.second.dtype == DType::kUndefined) continue;  // not seen as a float tensor
+    recs.push_back(&e);
+    const std::string& source = collector.source_of(e.first);
+    if (source_index.emplace(source, computed.size()).second) {
+      computed.push_back(&collector.tensors().at(source));
+    }
   }
-  std::vector<json> per_tensor(recs.size());
+  std::vector<json> per_source(computed.size());
   exec::ThreadPool pool(options.threads);
-  pool.parallel_for(static_cast<int64_t>(recs.size()), 1, [&](int64_t b, int64_t e) {
+  pool.parallel_for(static_cast<int64_t>(computed.size()), 1, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
-      per_tensor[static_cast<size_t>(i)] =
-          tensor_json(recs[static_cast<size_t>(i)]->second, options);
+      per_source[static_cast<size_t>(i)] = tensor_json(*computed[static_cast<size_t>(i)], options);
     }
   });
   json acts = json::object();
-  for (size_t i = 0; i < recs.size(); ++i) acts[recs[i]->first] = std::move(per_tensor[i]);
+  for (const auto* r : recs) {
+    acts[r->first] = per_source[source_index.at(collector.source_of(r->first))];
+  }
   j["activations"] = std::move(acts);
   json layers = json::array();
   for (const auto& l : collector.layer_inputs()) {

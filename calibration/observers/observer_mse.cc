@@ -38,7 +38,9 @@ inline double round_e4m3(double x) {
   const auto bits = std::bit_cast<uint64_t>(x);
   const int64_t e = std::max<int64_t>(static_cast<int64_t>(bits >> 52) - 1023, -6);
   const double quantum = std::bit_cast<double>(static_cast<uint64_t>(e - 3 + 1023) << 52);
-  const double q = std::nearbyint(x / quantum) * quantum;
+  // x / quantum as a product: the reciprocal of a power of two (2^-1020 at the least) is exact.
+  const double inverse = std::bit_cast<double>(static_cast<uint64_t>(3 - e + 1023) << 52);
+  const double q = std::nearbyint(x * inverse) * quantum;
   return x >= 448.0 ? 448.0 : q;
 }
 
