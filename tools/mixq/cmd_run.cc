@@ -28,15 +28,21 @@ std::string summarize(const ir::Tensor& t) {
   std::string s = str_cat(dtype_name(t.dtype()), ir::dims_to_string(t.dims()));
   if (t.numel() == 0 || t.dtype() == DType::kString || dtype_bits(t.dtype()) < 8) return s;
   double lo = INFINITY, hi = -INFINITY, sum = 0;
-  for (int64_t i = 0; i < t.numel(); ++i) {
-    const double v = t.element_as_double(i);
+  const int64_t n = t.numel();
+  const auto add = [&](double v) {
     lo = std::min(lo, v);
     hi = std::max(hi, v);
     sum += v;
+  };
+  if (t.dtype() == DType::kFloat32) {  // the common case, without a per-element dispatch
+    const float* x = t.data<float>();
+    for (int64_t i = 0; i < n; ++i) add(x[i]);
+  } else {
+    for (int64_t i = 0; i < n; ++i) add(t.element_as_double(i));
   }
   char buf[128];
   std::snprintf(buf, sizeof buf, "  min %.6g  max %.6g  mean %.6g", lo, hi,
-                sum / static_cast<double>(t.numel()));
+                sum / static_cast<double>(n));
   return s + buf;
 }
 
