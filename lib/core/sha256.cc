@@ -65,15 +65,14 @@ void portable_block(std::array<uint32_t, 8>& st, const uint8_t* p) {
 // (A, B, E, F) and (C, D, G, H); each sha256rnds2 does two rounds, sha256msg1/msg2 extend the
 // message schedule four words at a time (W[t] = s1(W[t-2]) + W[t-7] + s0(W[t-15]) + W[t-16]).
 __attribute__((target("sha,sse4.1,ssse3"))) void hardware_blocks(std::array<uint32_t, 8>& h,
-                                                                  const uint8_t* p,
-                                                                  size_t count) {
+                                                                 const uint8_t* p, size_t count) {
   const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
   __m128i t = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&h[0]));   // D C B A
   __m128i s1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(&h[4]));  // H G F E
-  t = _mm_shuffle_epi32(t, 0xB1);                                          // C D A B
-  s1 = _mm_shuffle_epi32(s1, 0x1B);                                        // E F G H
-  __m128i s0 = _mm_alignr_epi8(t, s1, 8);                                  // A B E F
-  s1 = _mm_blend_epi16(s1, t, 0xF0);                                       // C D G H
+  t = _mm_shuffle_epi32(t, 0xB1);                                         // C D A B
+  s1 = _mm_shuffle_epi32(s1, 0x1B);                                       // E F G H
+  __m128i s0 = _mm_alignr_epi8(t, s1, 8);                                 // A B E F
+  s1 = _mm_blend_epi16(s1, t, 0xF0);                                      // C D G H
   for (; count > 0; --count, p += 64) {
     const __m128i abef = s0, cdgh = s1;
     __m128i w[4];
