@@ -205,6 +205,44 @@ TEST(NnKernels, ConvHalfAndDoubleTypes) {
   }
 }
 
+// Outputs of at most 128 positions take the path that puts several images side by side in
+// one GEMM (also a single input channel with 8+ outputs, instead of the depthwise loop): a grey
+// 8x8 first layer on a batch that does not divide into the images per item, a grouped,
+// strided and dilated layer, a 1-D and a 3-D window, each against the float64 reference and
+// bit-identical across thread counts.
+TEST(NnKernels, ConvOnManySmallImagesMatchesReference) {
+  struct Case {
+    Dims x, w;
+    int64_t group;
+    Window win;
+  };
+  const std::vector<Case> cases = {
+      {{37, 1, 8, 8}, {16, 1, 3, 3}, 1, {{3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}},
+      {{9, 4, 9, 7}, {6, 2, 3, 2}, 2, {{3, 2}, {2, 2}, {1, 2}, {1, 0}, {2, 1}}},
+      {{6, 3, 40}, {10, 3, 5}, 1, {{5}, {2}, {1}, {2}, {2}}},
+      {{4, 2, 4, 5, 3},
+       {8, 2, 2, 3, 2},
+       1,
+       {{2, 3, 2}, {1, 1, 1}, {1, 1, 1}, {0, 1, 1}, {1, 1, 0}}},
+  };
+  for (const Case& c : cases) {
+    const ir::Tensor x = random_floats(c.x, 41);
+    const ir::Tensor w = random_floats(c.w, 42);
+    const ir::Tensor b = random_floats({c.w[0]}, 43);
+    Window win = c.win;
+    const Dims out = resolve(Dims(c.x.begin() + 2, c.x.end()), win);
+    std::vector<double> mag;
+    const auto want = conv_ref(x, w, &b, c.group, win, out, mag);
+    const NodeSpec spec{.attrs = [&](ir::Node& nd) {
+      window_attrs(win)(nd);
+      set_int(nd, "group", c.group);
+    }};
+    RUN(y, "Conv", {x, w, b}, spec);
+    EXPECT_EQ(compare_to_reference(y, want, &mag), "") << ir::dims_to_string(c.x);
+    expect_thread_independent("Conv", {x, w, b}, spec);
+  }
+}
+
 TEST(NnKernels, ConvIsBitIdenticalAcrossThreadCounts) {
   auto pads1 = [](int64_t group) {
     return [=](ir::Node& n) {

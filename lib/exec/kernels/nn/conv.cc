@@ -3,7 +3,7 @@
 // the input; group, strides, dilations, pads, auto_pad NOTSET/SAME_UPPER/SAME_LOWER/VALID, any
 // number of spatial axes, optional bias. float16/bfloat16 are computed in float32.
 //
-// Three paths:
+// Paths (the stride-1 2-D direct path with a packed weight is described at conv_direct):
 //  - pointwise (every kernel dim 1, stride 1, no pads): each group's output is W_g [Mg, Cg] times
 //    the input itself [Cg, P], one GEMM with no copy;
 //  - depthwise (one input channel per group, e.g. group == C == M): a direct kernel. As a GEMM
@@ -11,7 +11,10 @@
 //    usually 1: a matrix-vector product that pays for the im2col copy and gains nothing from
 //    GEMM blocking. The direct loop instead streams each output row once per kernel offset,
 //    contiguous (and vectorized) when the stride is 1;
-//  - general: im2col of a block of output positions into a per-chunk buffer, then Eigen GEMM.
+//  - general: im2col of a block of output positions into a per-chunk buffer, then Eigen GEMM;
+//  - small outputs (at most 128 positions per channel): several images'
+//    im2col columns side by side in one GEMM (also for one input channel with 8+ outputs,
+//    which the depthwise loop would handle a few values at a time).
 // Work is split into items (batch x group x block of output positions), each computing whole
 // output elements, with block sizes that depend only on the shapes: results are bit-identical
 // for any thread count.
@@ -104,11 +107,11 @@ inline int64_t outer_offset(const Window& w, const std::vector<int64_t>& in_stri
   return off;
 }
 
-// im2col: col[r, j] for kernel rows r = (c, k...) of group channels starting at `xc` and the
-// output positions of `lines` (j = position - p0).
+// im2col: col[r * ld + j] for kernel rows r = (c, k...) of group channels starting at `xc` and
+// the output positions of `lines` (j = position - p0).
 template <typename T>
 void im2col(const ConvProblem<T>& pb, const T* xc, const std::vector<Line>& lines, int64_t p0,
-            int64_t width, T* col) {
+            int64_t ld, T* col) {
   const Window& w = pb.w;
   const size_t n = w.n;
   const int64_t s = w.strides[n - 1];
@@ -121,7 +124,7 @@ void im2col(const ConvProblem<T>& pb, const T* xc, const std::vector<Line>& line
     const int64_t off = k[n - 1] * w.dilations[n - 1] - w.pad_begin[n - 1];
     int64_t lo, hi;
     valid_range(off, s, in_last, lo, hi);
-    T* row = col + r * width;
+    T* row = col + r * ld;
     for (const Line& l : lines) {
       // Output o in [a, b) of the line goes to dst[o - a] and reads xch[base + o * s + off].
       T* dst = row + (l.p - p0);
@@ -239,9 +242,115 @@ bool conv_direct(ThreadPool& pool, const ConvProblem<float>& pb) {
   return true;
 }
 
+// One GEMM of group g's weight [Mg, K] by `width` columns of `src` (row stride ld) into y
+// (row stride ldy): packed when the weight is, else the generic GEMM.
+template <typename T>
+void group_gemm(ThreadPool* pool, const ConvProblem<T>& pb, int64_t g, int64_t width, const T* src,
+                int64_t ld, T* y, int64_t ldy) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (pb.packed != nullptr) {
+      gemm_packed_left(pool, *(*pb.packed)[static_cast<size_t>(g)], width, src, ld, y, ldy);
+      return;
+    }
+  }
+  gemm<T>(pool, pb.Mg, width, pb.K, T(1), pb.wt + g * pb.Mg * pb.K, pb.K, false, src, ld, false,
+          T(0), y, ldy);
+}
+
+// im2col of one image's group channels for a 2-D window, into columns with row stride ld:
+// the channels are first copied into a zero-padded [Cg, Hp, Wp] buffer, so that each kernel
+// row reads whole output rows without edge tests (small images spend most of the generic
+// im2col in per-line bookkeeping).
+template <typename T>
+void im2col_2d(const ConvProblem<T>& pb, const T* xc, int64_t ld, T* col, std::vector<T>& xpad) {
+  const Window& w = pb.w;
+  const int64_t H = w.in[0], W = w.in[1], Ho = w.out[0], Wo = w.out[1];
+  const int64_t Hp = H + w.pad_begin[0] + w.pad_end[0], Wp = W + w.pad_begin[1] + w.pad_end[1];
+  const int64_t sh = w.strides[0], sw = w.strides[1], dh = w.dilations[0], dw = w.dilations[1];
+  const int64_t kh = w.kernel[0], kw = w.kernel[1];
+  const int64_t plane = Hp * Wp;
+  xpad.assign(static_cast<size_t>(pb.Cg * plane), T(0));
+  for (int64_t c = 0; c < pb.Cg; ++c) {
+    for (int64_t h = 0; h < H; ++h) {
+      std::memcpy(xpad.data() + c * plane + (h + w.pad_begin[0]) * Wp + w.pad_begin[1],
+                  xc + (c * H + h) * W, sizeof(T) * W);
+    }
+  }
+  for (int64_t c = 0; c < pb.Cg; ++c) {
+    for (int64_t i = 0; i < kh; ++i) {
+      for (int64_t j = 0; j < kw; ++j) {
+        T* row = col + ((c * kh + i) * kw + j) * ld;
+        for (int64_t oh = 0; oh < Ho; ++oh) {
+          const T* src = xpad.data() + c * plane + (oh * sh + i * dh) * Wp + j * dw;
+          T* dst = row + oh * Wo;
+          for (int64_t ow = 0; ow < Wo; ++ow) dst[ow] = src[ow * sw];
+        }
+      }
+    }
+  }
+}
+
+// Small outputs (digits-sized images, deep layers of small inputs): one image per item would
+// make GEMMs a few dozen columns wide, mostly overhead. Items are (block of images, g): the
+// images' im2col columns side by side, one GEMM at least ~256 wide, then each image's rows
+// copied out. The images per item depend only on the shapes (same results for any thread
+// count), and each output element sums over K in the GEMM's fixed order.
+template <typename T>
+void conv_gemm_images(ThreadPool& pool, const ConvProblem<T>& pb, int64_t per_item) {
+  const std::vector<Line> lines = lines_of(pb.w, 0, pb.P);
+  const int64_t blocks = (pb.N + per_item - 1) / per_item;
+  const int64_t items = blocks * pb.G;
+  ThreadPool* gemm_pool = items >= 4 ? nullptr : &pool;
+  auto run = [&](int64_t i0, int64_t i1) {
+    std::vector<T> col, out, xpad;
+    for (int64_t it = i0; it < i1; ++it) {
+      const int64_t g = it % pb.G;
+      const int64_t n0 = it / pb.G * per_item;
+      const int64_t count = std::min(pb.N, n0 + per_item) - n0;
+      const int64_t width = count * pb.P;
+      col.resize(static_cast<size_t>(pb.K * width));
+      out.resize(static_cast<size_t>(pb.Mg * width));
+      for (int64_t j = 0; j < count; ++j) {
+        const T* xc = pb.x + ((n0 + j) * pb.C + g * pb.Cg) * pb.I;
+        if (pb.w.n == 2) {
+          im2col_2d(pb, xc, width, col.data() + j * pb.P, xpad);
+        } else {
+          im2col(pb, xc, lines, 0, width, col.data() + j * pb.P);
+        }
+      }
+      group_gemm(gemm_pool, pb, g, width, col.data(), width, out.data(), width);
+      for (int64_t j = 0; j < count; ++j) {
+        for (int64_t m = 0; m < pb.Mg; ++m) {
+          std::memcpy(pb.y + ((n0 + j) * pb.M + g * pb.Mg + m) * pb.P,
+                      out.data() + m * width + j * pb.P, sizeof(T) * pb.P);
+        }
+        add_bias(pb, n0 + j, g * pb.Mg, (g + 1) * pb.Mg, 0, pb.P);
+      }
+    }
+  };
+  if (gemm_pool != nullptr) {
+    run(0, items);
+  } else {
+    pool.parallel_for(items, 1, run);
+  }
+}
+
+constexpr int64_t kMinWidth = 256;  // columns per GEMM the images path aims for
+
+// Chosen by the output size alone, not the batch: a sample's outputs must not depend on how
+// many others share its run (calibration layouts give the same ranges).
+template <typename T>
+bool uses_images_gemm(const ConvProblem<T>& pb) {
+  return pb.P * 2 <= kMinWidth;
+}
+
 // General and pointwise paths: items are (n, g, block of output positions).
 template <typename T>
 void conv_gemm(ThreadPool& pool, const ConvProblem<T>& pb) {
+  if (uses_images_gemm(pb)) {
+    conv_gemm_images(pool, pb, std::min(pb.N, kMinWidth / pb.P));
+    return;
+  }
   const Window& w = pb.w;
   bool pointwise = true;
   for (size_t d = 0; d < w.n; ++d) {
@@ -400,8 +509,11 @@ Status conv_typed(KernelContext& ctx) {
   pb.wt = nn::compute_view<T>(pool, wt, ws);
   if (ctx.has_input(2)) pb.bias = nn::compute_view<T>(pool, ctx.input(2), bs);
   pb.y = nn::compute_out<T>(*yt, ys);
+  // One input channel per group but many outputs from it (a first layer on a grey image):
+  // a GEMM over several small images beats the depthwise loop's per-line work.
+  const bool images_gemm = pb.Cg == 1 && pb.Mg >= 8 && uses_images_gemm(pb);
   if constexpr (std::is_same_v<T, float>) {
-    if (pb.Cg != 1 && pb.wt == wt.data<float>()) {
+    if ((pb.Cg != 1 || images_gemm) && pb.wt == wt.data<float>()) {
       using Packs = std::vector<std::unique_ptr<PackedLeft>>;
       pb.packed = packed_weight<Packs>(ctx, 1, 0, [&] {
         auto packs = std::make_unique<Packs>();
@@ -414,8 +526,8 @@ Status conv_typed(KernelContext& ctx) {
   }
   bool direct = false;
   if constexpr (std::is_same_v<T, float>) direct = pb.Cg != 1 && conv_direct(pool, pb);
-  if (!direct && pb.Cg == 1) conv_depthwise(pool, pb);
-  if (!direct && pb.Cg != 1) conv_gemm(pool, pb);
+  if (!direct && pb.Cg == 1 && !images_gemm) conv_depthwise(pool, pb);
+  if (!direct && (pb.Cg != 1 || images_gemm)) conv_gemm(pool, pb);
   nn::finish_output(pool, *yt, ys);
   return Status::ok_status();
 }
