@@ -1,6 +1,7 @@
 #include "mixq/calibration/observers/observer_histogram.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -206,17 +207,19 @@ ValueScan AbsHistogram::add_batch(const float* x, int64_t n, exec::ThreadPool* p
   local.resize(static_cast<size_t>(chunks) * nb);
   parts.assign(static_cast<size_t>(chunks), ChunkPart{});
   const double current = range_;
-  // Each thread guesses that a chunk fits the range its previous chunk was counted at. Any
-  // range at least the chunk's own gives the same final bins (see below), so which chunks a
-  // thread got does not change the result.
+  // A chunk guesses that it fits the largest range a chunk of this batch has been counted at
+  // so far (the histogram's before the first). Any range at least the chunk's own gives the
+  // same final bins (see below), so which chunk saw what when does not change the result.
+  std::atomic<double> seen{current};
   const auto run = [&](int64_t c0, int64_t c1) {
     thread_local std::vector<uint32_t> sub;
-    double guess = current;
     for (int64_t c = c0; c < c1; ++c) {
       ChunkPart& part = parts[static_cast<size_t>(c)];
-      do_chunk(x, c * kChunk, std::min(n, (c + 1) * kChunk), guess, current, nb, part,
+      do_chunk(x, c * kChunk, std::min(n, (c + 1) * kChunk), seen.load(), current, nb, part,
                local.data() + static_cast<size_t>(c) * nb, sub);
-      guess = part.range;
+      double r = seen.load();
+      while (part.range > r && !seen.compare_exchange_weak(r, part.range)) {
+      }
     }
   };
   if (pool != nullptr && pool->size() > 1 && chunks > 1) {
