@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <random>
 
@@ -549,6 +550,48 @@ TEST(NnKernels, PoolsInHalfTypesAndAcrossThreadCounts) {
   for (const char* op : {"MaxPool", "AveragePool", "LpPool"}) {
     expect_thread_independent(op, {random_floats({2, 8, 33, 31}, 6)},
                               {.opset = 18, .attrs = window_attrs(win, false, true)});
+  }
+}
+
+// 2-D windows that lie wholly inside the input (no pads; 2x2 stride 2 on 8x8 planes, 3x3
+// stride 1, 3x2 with strides 2 and 3) take a per-plane path when MaxPool's indices are not
+// asked for: against the float64 reference in float32 and float16, NaN at a window's later
+// taps, MaxPool's values bit-identical to the row path (taken when indices are asked for),
+// and bit-identical across thread counts.
+TEST(NnKernels, PoolsOfWindowsInsideTheInput) {
+  const std::vector<Window> wins = {{{2, 2}, {2, 2}, {1, 1}, {0, 0}, {0, 0}},
+                                    {{3, 3}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
+                                    {{3, 2}, {2, 3}, {1, 1}, {0, 0}, {0, 0}}};
+  const ir::Tensor clean = random_floats({5, 7, 8, 9}, 71);
+  ir::Tensor nan = random_floats({5, 7, 8, 9}, 71);
+  nan.mutable_data<float>()[1 * 9 + 1] = NAN;  // plane 0, row 1, column 1: in output 0's window
+  nan.mutable_data<float>()[3 * 72 + 4 * 9 + 5] = NAN;
+  for (Window win : wins) {
+    const Dims out = resolve({8, 9}, win);
+    const NodeSpec spec{.opset = 12, .attrs = window_attrs(win, false, true)};
+    for (DType dt : {DType::kFloat32, DType::kFloat16}) {
+      const ir::Tensor x = dt == DType::kFloat32 ? clean : convert(clean, dt);
+      for (auto [op, kind] :
+           {std::pair{"MaxPool", PoolKind::kMax}, std::pair{"AveragePool", PoolKind::kAverage}}) {
+        RUN(y, op, {x}, spec);
+        EXPECT_EQ(compare_to_reference(y, pool_ref(x, kind, win, out, false, 2, nullptr)), "")
+            << op << " " << dtype_name(dt) << " kernel " << win.kernel[0] << "x" << win.kernel[1];
+      }
+      // MaxPool with NaN (which the reference does not propagate): the same bytes as the row
+      // path, and NaN where a window holds one.
+      const ir::Tensor xn = dt == DType::kFloat32 ? nan : convert(nan, dt);
+      RUN(y, "MaxPool", {xn}, spec);
+      NodeSpec with_indices = spec;
+      with_indices.num_outputs = 2;
+      auto rows = run_node("MaxPool", {xn}, with_indices);
+      ASSERT_TRUE(rows.ok()) << rows.status().to_string();
+      ASSERT_EQ((*rows)[0].nbytes(), y.nbytes());
+      EXPECT_EQ(std::memcmp((*rows)[0].raw_data(), y.raw_data(), y.nbytes()), 0);
+      EXPECT_TRUE(std::isnan(to_doubles(y)[0])) << "kernel " << win.kernel[0];
+    }
+    for (const char* op : {"MaxPool", "AveragePool"}) {
+      expect_thread_independent(op, {random_floats({4, 64, 16, 16}, 72)}, spec);
+    }
   }
 }
 

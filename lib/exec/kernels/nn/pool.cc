@@ -172,6 +172,66 @@ void pool_row(const Pool3& p, const PoolParams& pp, const S* x, int64_t plane, i
   }
 }
 
+// 2-D max or average pools whose every window lies inside the input (no pads, no dilation, no
+// ceil_mode overhang; e.g. 2x2 stride 2), without MaxPool indices. Small planes (a CNN on 8x8
+// images pools rows of 2-4 outputs) spent most of pool_row in per-row set-up; here a plane's
+// outputs are one flat array, each tap one pass over it through precomputed input offsets.
+// The taps come in the same (row, column) order with the same update as pool_row, so the
+// results are identical.
+bool simple_window(const nn::Window& w) {
+  if (w.n != 2) return false;
+  for (size_t d = 0; d < 2; ++d) {
+    if (w.pad_begin[d] != 0 || w.pad_end[d] != 0 || w.dilations[d] != 1) return false;
+    if ((w.out[d] - 1) * w.strides[d] + w.kernel[d] > w.in[d]) return false;
+  }
+  return true;
+}
+
+template <PoolKind kKind, typename S>
+void pool_planes_2d(const nn::Window& w, const S* x, S* y, int64_t p0, int64_t p1) {
+  using T = Compute<S>;
+  const int64_t H = w.in[0], W = w.in[1], Ho = w.out[0], Wo = w.out[1], Q = Ho * Wo;
+  std::vector<int64_t> base(static_cast<size_t>(Q));
+  for (int64_t oh = 0; oh < Ho; ++oh) {
+    for (int64_t ow = 0; ow < Wo; ++ow) {
+      base[static_cast<size_t>(oh * Wo + ow)] = oh * w.strides[0] * W + ow * w.strides[1];
+    }
+  }
+  T init = 0;
+  if constexpr (kKind == PoolKind::kMax) {
+    init = std::numeric_limits<T>::lowest();
+    if constexpr (std::is_floating_point_v<T>) init = -std::numeric_limits<T>::infinity();
+  }
+  const auto count = static_cast<T>(w.kernel[0] * w.kernel[1]);
+  std::vector<T> acc(static_cast<size_t>(Q));
+  const int64_t* b = base.data();
+  T* a = acc.data();
+  for (int64_t pl = p0; pl < p1; ++pl) {
+    std::fill(acc.begin(), acc.end(), init);
+    for (int64_t i = 0; i < w.kernel[0]; ++i) {
+      for (int64_t j = 0; j < w.kernel[1]; ++j) {
+        const S* xt = x + pl * H * W + i * W + j;
+        for (int64_t q = 0; q < Q; ++q) {
+          const T v = load(xt[b[q]]);
+          if constexpr (kKind == PoolKind::kMax) {
+            a[q] = (v > a[q]) | (v != v) ? v : a[q];
+          } else {
+            a[q] += v;
+          }
+        }
+      }
+    }
+    S* yp = y + pl * Q;
+    for (int64_t q = 0; q < Q; ++q) {
+      if constexpr (kKind == PoolKind::kMax) {
+        yp[q] = store<S>(a[q]);
+      } else {
+        yp[q] = store<S>(a[q] / count);
+      }
+    }
+  }
+}
+
 Status pool(KernelContext& ctx, PoolKind kind) {
   const ir::Tensor& xt = ctx.input(0);
   const auto& xd = xt.dims();
@@ -237,6 +297,15 @@ Status pool(KernelContext& ctx, PoolKind kind) {
       int64_t* ind = it ? it->mutable_data<int64_t>() : nullptr;
       auto run = [&](auto kind_tag) {
         constexpr PoolKind kKind = decltype(kind_tag)::value;
+        if constexpr (kKind != PoolKind::kLp) {
+          if (ind == nullptr && simple_window(w)) {
+            const int64_t plane_work = std::max<int64_t>(1, per_row * p.out[1]);
+            ctx.pool().parallel_for(
+                planes, ThreadPool::grain_for(planes, std::max<int64_t>(1, 4096 / plane_work)),
+                [&](int64_t p0, int64_t p1) { pool_planes_2d<kKind, S>(w, x, y, p0, p1); });
+            return;
+          }
+        }
         ctx.pool().parallel_for(rows, grain, [&](int64_t r0, int64_t r1) {
           std::vector<T> acc(static_cast<size_t>(p.out[2]));
           std::vector<int64_t> arg(ind ? static_cast<size_t>(p.out[2]) : 0);
