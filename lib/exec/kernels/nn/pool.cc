@@ -214,7 +214,7 @@ void pool_planes_2d(const nn::Window& w, const S* x, S* y, int64_t p0, int64_t p
         for (int64_t q = 0; q < Q; ++q) {
           const T v = load(xt[b[q]]);
           if constexpr (kKind == PoolKind::kMax) {
-            a[q] = (v > a[q]) | (v != v) ? v : a[q];
+            a[q] = ((v > a[q]) | (v != v)) ? v : a[q];
           } else {
             a[q] += v;
           }
