@@ -223,9 +223,24 @@ Expected<nlohmann::ordered_json> calibrate(const ir::Model& model,
   for (const ir::Value* v : ex->inputs()) names.push_back(v->name());
   MIXQ_ASSIGN_OR_RETURN(auto data, DataSource::open(data_path, names));
   MIXQ_ASSIGN_OR_RETURN(auto batcher, Batcher::create(*data, input_specs(*ex)));
-  const int64_t per_run = batcher.run_size();
+  // Samples per run: the chunk size; for a sample axis whose entries are themselves batches
+  // (the first input declares a symbolic or unknown dim 0, e.g. [N, 32, 1, 8, 8] for input
+  // [batch, 1, 8, 8]), the rows of an entry, so that --max-samples, the progress and
+  // RANGES.json count samples, not entries.
+  const bool batched_entries = batcher.layout() == Batcher::Layout::kSamples &&
+                               !ex->inputs().empty() && ex->inputs()[0]->type().shape &&
+                               !ex->inputs()[0]->type().shape->empty() &&
+                               !(*ex->inputs()[0]->type().shape)[0].is_known();
+  int64_t per_run = batcher.run_size();
+  if (batched_entries) {
+    const auto dims = batcher.run_dims();
+    auto it = dims.find(ex->inputs()[0]->name());
+    if (it != dims.end() && !it->second.empty()) per_run = it->second[0];
+  }
   int64_t runs = batcher.num_runs();
-  if (options.max_samples > 0) runs = std::min(runs, (options.max_samples + per_run - 1) / per_run);
+  if (options.max_samples > 0 && per_run > 0) {
+    runs = std::min(runs, (options.max_samples + per_run - 1) / per_run);
+  }
   if (runs <= 0) return bad_input(data_path.string(), ": the data set has no samples");
 
   MIXQ_ASSIGN_OR_RETURN(const std::set<std::string> selected,
@@ -242,9 +257,9 @@ Expected<nlohmann::ordered_json> calibrate(const ir::Model& model,
   for (int64_t r = 0; r < runs; ++r) {
     MIXQ_ASSIGN_OR_RETURN(Feeds feeds, batcher.run(r));
     int64_t in_run = per_run;
-    if (batcher.layout() == Batcher::Layout::kSingle && !feeds.empty() &&
+    if ((batcher.layout() == Batcher::Layout::kSingle || batched_entries) && !feeds.empty() &&
         feeds[0].second.rank() > 0) {
-      in_run = feeds[0].second.dims()[0];  // a whole array: samples along axis 0 when batched
+      in_run = feeds[0].second.dims()[0];  // a whole array or entry: samples along axis 0
     }
     // A sample with a NaN or Inf in any input is reported and left out of the ranges.
     std::vector<std::pair<std::string, int64_t>> found;

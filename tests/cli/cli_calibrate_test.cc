@@ -139,6 +139,47 @@ TEST(CliCalibrate, NanSamplesAreReportedAndExcluded) {
   EXPECT_EQ(j["activations"]["input"]["nonfinite"], 0) << "excluded before the ranges";
 }
 
+// A sample axis whose entries are batches ([8, 32, 1, 8, 8] for input [batch, 1, 8, 8]):
+// samples, --max-samples, NaN exclusion and the ranges count images, not entries.
+TEST(CliCalibrate, BatchedEntriesCountSamplesNotEntries) {
+  TempDir dir;
+  auto src = calib::DataSource::open(kCalib);
+  ASSERT_TRUE(src.ok());
+  auto all = (*src)->find("input")->read_all();
+  ASSERT_TRUE(all.ok());
+  ir::Tensor bad = ir::Tensor::zeros(DType::kFloat32, all->dims()).value();
+  std::copy(all->data<float>(), all->data<float>() + all->numel(), bad.mutable_data<float>());
+  bad.mutable_data<float>()[5 * 64 + 3] = std::numeric_limits<float>::quiet_NaN();  // sample 5
+  bad.mutable_data<float>()[200 * 64] = std::numeric_limits<float>::infinity();     // sample 200
+  const auto write = [&](const ir::Tensor& t, std::vector<int64_t> dims,
+                         const std::filesystem::path& path) {
+    auto view = ir::Tensor::from_buffer(t.dtype(), dims, t.buffer());
+    ASSERT_TRUE(view.ok()) << view.status().to_string();
+    auto w = calib::NpzWriter::create(path);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->add("input", *view).ok());
+    ASSERT_TRUE((*w)->commit().ok());
+  };
+  write(bad, {256, 1, 8, 8}, dir / "whole.npz");
+  write(bad, {8, 32, 1, 8, 8}, dir / "entries.npz");
+  auto whole = calibrate({"--data", (dir / "whole.npz").string()}, dir, "whole.json");
+  auto entries = calibrate({"--data", (dir / "entries.npz").string()}, dir, "entries.json");
+  EXPECT_EQ(entries["data"]["runs"], 8);
+  EXPECT_EQ(entries["data"]["samples"], 256);
+  EXPECT_EQ(entries["data"]["samples_used"], 254);
+  ASSERT_EQ(entries["data"]["excluded_samples"].size(), 2u);
+  EXPECT_EQ(entries["data"]["excluded_samples"][0]["sample"], 5);
+  EXPECT_EQ(entries["data"]["excluded_samples"][1]["sample"], 200);
+  EXPECT_EQ(entries["data"]["excluded_samples"][1]["run"], 6);
+  EXPECT_EQ(entries["activations"], whole["activations"]);
+  EXPECT_EQ(entries["layer_inputs"], whole["layer_inputs"]);
+  // --max-samples takes whole runs: 100 images are 4 runs of 32.
+  auto some = calibrate({"--data", (dir / "entries.npz").string(), "--max-samples", "100"}, dir,
+                        "some.json");
+  EXPECT_EQ(some["data"]["runs"], 4);
+  EXPECT_EQ(some["data"]["samples"], 128);
+}
+
 TEST(CliCalibrate, rejects_bad_input_with_documented_exit_codes) {
   TempDir dir;
   const std::string out = (dir / "r.json").string();

@@ -153,10 +153,10 @@ TEST(CliDeterminism, CalibrationLayoutsGiveTheSameRangesAndModels) {
                          data.string(), "--threads", "3", "-o", (dir / out).string(), "--quiet"});
       EXPECT_EQ(r.exit_code, 0) << r.err;
       auto j = read_json(dir / out);
-      // "data" names the file and counts its runs (and, see docs/determinism.md, counts runs of
-      // k > 1 as one sample each). `count` and `nonfinite` of a tensor without a sample axis
-      // (tinygpt's Constant outputs, e.g. the -inf attention mask) count once per run.
-      j.erase("data");
+      // "data" names the file and counts its runs; its sample counts must agree. `count` and
+      // `nonfinite` of a tensor without a sample axis (tinygpt's Constant outputs, e.g. the
+      // -inf attention mask) count once per run.
+      for (const char* key : {"path", "description", "runs"}) j["data"].erase(key);
       for (auto& [name, a] : j["activations"].items()) {
         a.erase("count");
         a.erase("nonfinite");
