@@ -111,16 +111,23 @@ TEST(CliCalibrate, SameFileForAnyThreadCountAndDataLayout) {
   EXPECT_EQ(a["layer_inputs"], b["layer_inputs"]);
 }
 
-TEST(CliCalibrate, NanSamplesAreReportedAndExcluded) {
-  TempDir dir;
+// digits_cnn's 256 calibration images [256, 1, 8, 8] with a NaN in sample 5 and +Inf in
+// sample 200.
+ir::Tensor images_with_two_bad_samples() {
   auto src = calib::DataSource::open(kCalib);
-  ASSERT_TRUE(src.ok());
+  EXPECT_TRUE(src.ok());
   auto all = (*src)->find("input")->read_all();
-  ASSERT_TRUE(all.ok());
+  EXPECT_TRUE(all.ok());
   ir::Tensor bad = ir::Tensor::zeros(DType::kFloat32, all->dims()).value();
   std::copy(all->data<float>(), all->data<float>() + all->numel(), bad.mutable_data<float>());
   bad.mutable_data<float>()[5 * 64 + 3] = std::numeric_limits<float>::quiet_NaN();  // sample 5
   bad.mutable_data<float>()[200 * 64] = std::numeric_limits<float>::infinity();     // sample 200
+  return bad;
+}
+
+TEST(CliCalibrate, NanSamplesAreReportedAndExcluded) {
+  TempDir dir;
+  const ir::Tensor bad = images_with_two_bad_samples();
   {
     auto w = calib::NpzWriter::create(dir / "bad.npz");
     ASSERT_TRUE((*w)->add("input", bad).ok());
@@ -143,14 +150,7 @@ TEST(CliCalibrate, NanSamplesAreReportedAndExcluded) {
 // samples, --max-samples, NaN exclusion and the ranges count images, not entries.
 TEST(CliCalibrate, BatchedEntriesCountSamplesNotEntries) {
   TempDir dir;
-  auto src = calib::DataSource::open(kCalib);
-  ASSERT_TRUE(src.ok());
-  auto all = (*src)->find("input")->read_all();
-  ASSERT_TRUE(all.ok());
-  ir::Tensor bad = ir::Tensor::zeros(DType::kFloat32, all->dims()).value();
-  std::copy(all->data<float>(), all->data<float>() + all->numel(), bad.mutable_data<float>());
-  bad.mutable_data<float>()[5 * 64 + 3] = std::numeric_limits<float>::quiet_NaN();  // sample 5
-  bad.mutable_data<float>()[200 * 64] = std::numeric_limits<float>::infinity();     // sample 200
+  const ir::Tensor bad = images_with_two_bad_samples();
   const auto write = [&](const ir::Tensor& t, std::vector<int64_t> dims,
                          const std::filesystem::path& path) {
     auto view = ir::Tensor::from_buffer(t.dtype(), dims, t.buffer());
