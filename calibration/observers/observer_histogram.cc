@@ -47,10 +47,21 @@ double pow2_above(double a) {
   return std::ldexp(1.0, e);
 }
 
+// Increments the bins idx[0..m) (m a multiple of 4) over four interleaved sub-histograms,
+// stride apart, so that runs of values in one bin do not wait on each other's increments.
+template <typename Index>
+inline void scatter4(const Index* idx, int64_t m, uint32_t* sub, size_t stride) {
+  for (int64_t j = 0; j + 4 <= m; j += 4) {
+    ++sub[idx[j]];
+    ++sub[stride + idx[j + 1]];
+    ++sub[2 * stride + idx[j + 2]];
+    ++sub[3 * stride + idx[j + 3]];
+  }
+}
+
 // Counts the finite |x| of x[b, e) into nb bins of width range / nb (0 when range is 0: every
 // value is zero then). The bin indexes are computed 64 at a time in a loop that vectorises,
-// then scattered over four interleaved sub-histograms, so that runs of values in one bin do
-// not wait on each other's increments. Scale is a power of two, so |x| * scale is exact.
+// then scattered. Scale is a power of two, so |x| * scale is exact.
 template <typename T>
 void count_chunk(const float* x, int64_t b, int64_t e, T scale, uint32_t* sub, size_t nb) {
   constexpr int64_t kBlock = 64;
@@ -64,14 +75,9 @@ void count_chunk(const float* x, int64_t b, int64_t e, T scale, uint32_t* sub, s
       const T v = a <= kFloatMax ? static_cast<T>(a) * scale : sink;
       idx[j] = static_cast<uint32_t>(v);
     }
-    int64_t j = 0;
-    for (; j + 4 <= m; j += 4) {
-      ++sub[idx[j]];
-      ++sub[stride + idx[j + 1]];
-      ++sub[2 * stride + idx[j + 2]];
-      ++sub[3 * stride + idx[j + 3]];
-    }
-    for (; j < m; ++j) ++sub[idx[j]];
+    const int64_t whole = m / 4 * 4;
+    scatter4(idx, whole, sub, stride);
+    for (int64_t j = whole; j < m; ++j) ++sub[idx[j]];
   }
 }
 
@@ -106,12 +112,7 @@ ValueScan count_scan_chunk(const float* x, int64_t b, int64_t e, float scale, ui
       const I q = __builtin_convertvector(f, I);
       std::memcpy(idx + k * kLanes, &q, sizeof(q));
     }
-    for (int64_t j = 0; j < kBlock; j += 4) {
-      ++sub[idx[j]];
-      ++sub[stride + idx[j + 1]];
-      ++sub[2 * stride + idx[j + 2]];
-      ++sub[3 * stride + idx[j + 3]];
-    }
+    scatter4(idx, kBlock, sub, stride);
   }
   ValueScan s;
   for (int j = 0; j < kLanes; ++j) {
@@ -173,19 +174,33 @@ struct ChunkPart {
   size_t top = 0;
 };
 
-// Scans and counts one chunk (see count_and_scan), then sums its sub-histograms into `out`.
-// `sub` is all zero between calls: only the bins up to the chunk's top are summed and
-// cleared, so a small tensor does not pay for the whole bin count.
-void do_chunk(const float* x, int64_t b, int64_t e, double guess, double current, size_t nb,
-              ChunkPart& part, uint32_t* out, std::vector<uint32_t>& sub) {
+// This thread's four sub-histograms of nb + 1 bins (the last takes NaN and +-Inf), all zero
+// between uses.
+uint32_t* thread_sub_histograms(size_t nb) {
+  thread_local std::vector<uint32_t> sub;
+  if (sub.size() != 4 * (nb + 1)) sub.assign(4 * (nb + 1), 0);
+  return sub.data();
+}
+
+// Hands the sums of the sub-histograms' bins 0..top to put(k, count) and clears them (and the
+// NaN bins) again: only the bins up to the top are touched, so a small tensor does not pay
+// for the whole bin count.
+template <typename Put>
+void drain(uint32_t* sub, size_t nb, size_t top, Put put) {
   const size_t stride = nb + 1;
-  if (sub.size() != 4 * stride) sub.assign(4 * stride, 0);
-  part.scan = count_and_scan(x, b, e, guess, current, sub.data(), nb, part.range, part.top);
-  for (size_t k = 0; k <= part.top; ++k) {
-    out[k] = sub[k] + sub[stride + k] + sub[2 * stride + k] + sub[3 * stride + k];
+  for (size_t k = 0; k <= top; ++k) {
+    put(k, sub[k] + sub[stride + k] + sub[2 * stride + k] + sub[3 * stride + k]);
     sub[k] = sub[stride + k] = sub[2 * stride + k] = sub[3 * stride + k] = 0;
   }
-  for (size_t j = 0; j < 4; ++j) sub[j * stride + nb] = 0;  // the NaN bins
+  for (size_t j = 0; j < 4; ++j) sub[j * stride + nb] = 0;
+}
+
+// Scans and counts one chunk (see count_and_scan) into `out`.
+void do_chunk(const float* x, int64_t b, int64_t e, double guess, double current, size_t nb,
+              ChunkPart& part, uint32_t* out) {
+  uint32_t* sub = thread_sub_histograms(nb);
+  part.scan = count_and_scan(x, b, e, guess, current, sub, nb, part.range, part.top);
+  drain(sub, nb, part.top, [&](size_t k, uint32_t c) { out[k] = c; });
 }
 
 }  // namespace
@@ -212,11 +227,10 @@ ValueScan AbsHistogram::add_batch(const float* x, int64_t n, exec::ThreadPool* p
   // same final bins (see below), so which chunk saw what when does not change the result.
   std::atomic<double> seen{current};
   const auto run = [&](int64_t c0, int64_t c1) {
-    thread_local std::vector<uint32_t> sub;
     for (int64_t c = c0; c < c1; ++c) {
       ChunkPart& part = parts[static_cast<size_t>(c)];
       do_chunk(x, c * kChunk, std::min(n, (c + 1) * kChunk), seen.load(), current, nb, part,
-               local.data() + static_cast<size_t>(c) * nb, sub);
+               local.data() + static_cast<size_t>(c) * nb);
       double r = seen.load();
       while (part.range > r && !seen.compare_exchange_weak(r, part.range)) {
       }
@@ -256,20 +270,14 @@ ValueScan AbsHistogram::add_batch(const float* x, int64_t n, exec::ThreadPool* p
 // are most of the calls).
 ValueScan AbsHistogram::add_small(const float* x, int64_t n) {
   const size_t nb = counts_.size();
-  thread_local std::vector<uint32_t> sub;
-  const size_t stride = nb + 1;
-  if (sub.size() != 4 * stride) sub.assign(4 * stride, 0);
+  uint32_t* sub = thread_sub_histograms(nb);
   // Guess the histogram's range: after the first runs a tensor's values mostly fit in it.
   double range = 0;
   size_t top = 0;
-  const ValueScan scan = count_and_scan(x, 0, n, range_, range_, sub.data(), nb, range, top);
+  const ValueScan scan = count_and_scan(x, 0, n, range_, range_, sub, nb, range, top);
   const float m = scan.absmax();
   if (range > range_) grow_to(std::nextafter(range, 0.0));  // range_ becomes `range`
-  for (size_t k = 0; k <= top; ++k) {
-    counts_[k] += sub[k] + sub[stride + k] + sub[2 * stride + k] + sub[3 * stride + k];
-    sub[k] = sub[stride + k] = sub[2 * stride + k] = sub[3 * stride + k] = 0;
-  }
-  for (size_t j = 0; j < 4; ++j) sub[j * stride + nb] = 0;  // the NaN bins
+  drain(sub, nb, top, [&](size_t k, uint32_t c) { counts_[k] += c; });
   absmax_ = std::max(absmax_, static_cast<double>(m));
   total_ += n - scan.nonfinite;
   return scan;
