@@ -223,24 +223,9 @@ Expected<nlohmann::ordered_json> calibrate(const ir::Model& model,
   for (const ir::Value* v : ex->inputs()) names.push_back(v->name());
   MIXQ_ASSIGN_OR_RETURN(auto data, DataSource::open(data_path, names));
   MIXQ_ASSIGN_OR_RETURN(auto batcher, Batcher::create(*data, input_specs(*ex)));
-  // Samples per run: the chunk size; for a sample axis whose entries are themselves batches
-  // (the first input declares a symbolic or unknown dim 0, e.g. [N, 32, 1, 8, 8] for input
-  // [batch, 1, 8, 8]), the rows of an entry, so that --max-samples, the progress and
-  // RANGES.json count samples, not entries.
-  const bool batched_entries = batcher.layout() == Batcher::Layout::kSamples &&
-                               !ex->inputs().empty() && ex->inputs()[0]->type().shape &&
-                               !ex->inputs()[0]->type().shape->empty() &&
-                               !(*ex->inputs()[0]->type().shape)[0].is_known();
-  int64_t per_run = batcher.run_size();
-  if (batched_entries) {
-    const auto dims = batcher.run_dims();
-    auto it = dims.find(ex->inputs()[0]->name());
-    if (it != dims.end() && !it->second.empty()) per_run = it->second[0];
-  }
+  const int64_t per_run = batcher.samples_per_run();
   int64_t runs = batcher.num_runs();
-  if (options.max_samples > 0 && per_run > 0) {
-    runs = std::min(runs, (options.max_samples + per_run - 1) / per_run);
-  }
+  if (options.max_samples > 0) runs = std::min(runs, (options.max_samples + per_run - 1) / per_run);
   if (runs <= 0) return bad_input(data_path.string(), ": the data set has no samples");
 
   MIXQ_ASSIGN_OR_RETURN(const std::set<std::string> selected,
@@ -256,19 +241,14 @@ Expected<nlohmann::ordered_json> calibrate(const ir::Model& model,
   json bad_samples = json::array();
   for (int64_t r = 0; r < runs; ++r) {
     MIXQ_ASSIGN_OR_RETURN(Feeds feeds, batcher.run(r));
-    int64_t in_run = per_run;
-    if ((batcher.layout() == Batcher::Layout::kSingle || batched_entries) && !feeds.empty() &&
-        feeds[0].second.rank() > 0) {
-      in_run = feeds[0].second.dims()[0];  // a whole array or entry: samples along axis 0
-    }
     // A sample with a NaN or Inf in any input is reported and left out of the ranges.
     std::vector<std::pair<std::string, int64_t>> found;
-    const std::vector<bool> bad = bad_rows(feeds, in_run, found);
+    const std::vector<bool> bad = bad_rows(feeds, per_run, found);
     for (const auto& [input, row] : found) {
       bad_samples.push_back({{"input", input}, {"sample", samples + row}, {"run", r}});
     }
     const int64_t keep = std::count(bad.begin(), bad.end(), false);
-    if (keep < in_run && keep > 0) {
+    if (keep < per_run && keep > 0) {
       MIXQ_ASSIGN_OR_RETURN(feeds, drop_rows(feeds, bad));
     }
     if (keep > 0) {
@@ -288,7 +268,7 @@ Expected<nlohmann::ordered_json> calibrate(const ir::Model& model,
       }
       used += keep;
     }
-    samples += in_run;
+    samples += per_run;
     if (options.progress) options.progress(std::min(samples, runs * per_run), runs * per_run);
   }
   if (used == 0) {
@@ -315,13 +295,14 @@ Expected<nlohmann::ordered_json> calibrate(const ir::Model& model,
   std::vector<const std::pair<const std::string, TensorRecord>*> recs;
   std::map<std::string, size_t> source_index;  // source name -> index in `computed`
   std::vector<const TensorRecord*> computed;
-  for (const auto& e : collector.tensors()) {
+  const auto& records = collector.tensors();  // completes the aliases' records once
+  for (const auto& e : records) {
     if (subset && !selected.count(e.first)) continue;   // observed only as an alias's source
     if (e.second.dtype == DType::kUndefined) continue;  // not seen as a float tensor
     recs.push_back(&e);
     const std::string& source = collector.source_of(e.first);
     if (source_index.emplace(source, computed.size()).second) {
-      computed.push_back(&collector.tensors().at(source));
+      computed.push_back(&records.at(source));
     }
   }
   std::vector<json> per_source(computed.size());

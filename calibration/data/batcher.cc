@@ -99,6 +99,17 @@ Expected<Batcher> Batcher::create(const DataSource& data, std::vector<InputSpec>
   return b;
 }
 
+int64_t Batcher::samples_per_run() const {
+  if (layout_ == Layout::kChunks) return run_size_;
+  if (bindings_.empty()) return 1;
+  const Binding& b = bindings_.front();
+  const std::vector<int64_t>& dims = b.array->dims();
+  if (layout_ == Layout::kSingle) return dims.empty() ? 1 : dims[0];
+  const auto& shape = b.spec.type.shape;
+  const bool batched = shape && !shape->empty() && !(*shape)[0].is_known();
+  return batched && dims.size() > 1 ? dims[1] : 1;
+}
+
 std::map<std::string, std::vector<int64_t>> Batcher::run_dims() const {
   std::map<std::string, std::vector<int64_t>> dims;
   for (const Binding& b : bindings_) {

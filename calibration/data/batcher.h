@@ -38,8 +38,14 @@ class Batcher {
 
   int64_t num_runs() const { return runs_; }
   Layout layout() const { return layout_; }
-  // Samples covered by one run (1 for sample layout, the chunk size for chunks).
+  // Entries of the arrays' axis 0 one run reads (1 for sample layout, the chunk size for
+  // chunks).
   int64_t run_size() const { return run_size_; }
+  // Samples one run covers, for counting them: the chunk size; the rows of a whole array
+  // (axis 0 of the first input's array); 1 for a sample axis, or the rows of each entry when
+  // the first input declares a symbolic or unknown dim 0 (entries that are batches, e.g.
+  // [N, 32, 1, 8, 8] for input [batch, 1, 8, 8]).
+  int64_t samples_per_run() const;
 
   // The dims of each input in one run (the same for every run), by input name.
   std::map<std::string, std::vector<int64_t>> run_dims() const;

@@ -76,6 +76,7 @@ void StatsCollector::on_output(const ir::Node&, const ir::Value& value, const ir
 void StatsCollector::record(const std::string& name, const ir::Tensor& t) {
   const DType d = t.dtype();
   if (d != DType::kFloat32 && d != DType::kFloat16 && d != DType::kBFloat16) return;
+  observed_since_finish_ = true;
   TensorRecord& r = tensors_[name];  // inserted here, on the calling thread only
   if (options_.histograms && !r.histogram) {
     r.histogram = std::make_unique<AbsHistogram>(options_.bins);
@@ -158,6 +159,8 @@ void StatsCollector::observe_layers(const std::vector<size_t>& layers, const flo
 
 void StatsCollector::finish() {
   flush();
+  if (!observed_since_finish_) return;  // the copies are up to date
+  observed_since_finish_ = false;
   for (const auto& [name, source] : alias_of_) {
     TensorRecord& r = tensors_.at(name);
     const TensorRecord& s = tensors_.at(source);

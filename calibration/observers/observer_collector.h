@@ -107,6 +107,7 @@ class StatsCollector : public exec::Observer {
   std::unordered_map<std::string, std::vector<size_t>> layers_reading_;  // tensor -> records
   std::unordered_map<std::string, std::string> alias_of_;  // value-moving output -> its source
   int64_t run_ = 0;                                        // runs begun
+  bool observed_since_finish_ = false;                     // finish() has copies to redo
   int64_t first_sample_ = -1, samples_ = 1;                // of the current run
   std::vector<float> scratch_;                             // float16/bfloat16 widened to float32
 

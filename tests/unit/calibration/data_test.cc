@@ -135,6 +135,7 @@ TEST(Batcher, WholeArraysAreOneRun) {
   auto b = calib::Batcher::create(**src, specs());
   ASSERT_TRUE(b.ok()) << b.status().to_string();
   EXPECT_EQ(b->num_runs(), 1);
+  EXPECT_EQ(b->samples_per_run(), 6);  // the rows of the whole array
   auto feeds = b->run(0);
   ASSERT_TRUE(feeds.ok());
   EXPECT_EQ((*feeds)[0].second.dims(), (std::vector<int64_t>{6, 3}));
@@ -147,6 +148,7 @@ TEST(Batcher, FixedBatchSizeFeedsChunksAndJoinsThem) {
   ASSERT_TRUE(b.ok()) << b.status().to_string();
   EXPECT_EQ(b->num_runs(), 3);
   EXPECT_EQ(b->layout(), calib::Batcher::Layout::kChunks);
+  EXPECT_EQ(b->samples_per_run(), 2);
   std::vector<ir::Tensor> parts;
   for (int64_t i = 0; i < 3; ++i) {
     auto feeds = b->run(i);
@@ -170,6 +172,14 @@ TEST(Batcher, SampleAxisGivesOneRunPerSampleAndStacksResults) {
   ASSERT_TRUE(b.ok()) << b.status().to_string();
   EXPECT_EQ(b->num_runs(), 6);
   EXPECT_EQ(b->layout(), calib::Batcher::Layout::kSamples);
+  EXPECT_EQ(b->samples_per_run(), 1);
+  // The same arrays for an input whose dim 0 is a batch axis: each entry is a batch of 3.
+  std::vector<calib::InputSpec> batched = {
+      {"x", ir::ValueType::tensor(DType::kFloat32, ir::Shape{ir::Dim::symbol("N")})}};
+  auto bb = calib::Batcher::create(**src, batched);
+  ASSERT_TRUE(bb.ok()) << bb.status().to_string();
+  EXPECT_EQ(bb->layout(), calib::Batcher::Layout::kSamples);
+  EXPECT_EQ(bb->samples_per_run(), 3);
   auto feeds = b->run(4);
   ASSERT_TRUE(feeds.ok());
   EXPECT_EQ((*feeds)[0].second.dims(), (std::vector<int64_t>{3}));
