@@ -167,6 +167,18 @@ void add_bias(const ConvProblem<T>& pb, int64_t n, int64_t m0, int64_t m1, int64
   }
 }
 
+// Copies channels [c0, c1) of a 2-D input (H x W each, from x) into the interior of their
+// zero-filled padded planes (Hp x Wp each, from xpad), per the window's begin pads.
+template <typename T>
+void copy_into_padded(const Window& w, const T* x, int64_t c0, int64_t c1, T* xpad) {
+  const int64_t H = w.in[0], W = w.in[1];
+  const int64_t Hp = H + w.pad_begin[0] + w.pad_end[0], Wp = W + w.pad_begin[1] + w.pad_end[1];
+  for (int64_t c = c0; c < c1; ++c) {
+    T* dst = xpad + c * Hp * Wp + w.pad_begin[0] * Wp + w.pad_begin[1];
+    for (int64_t h = 0; h < H; ++h) std::memcpy(dst + h * Wp, x + (c * H + h) * W, sizeof(T) * W);
+  }
+}
+
 // Stride-1, undilated 2-D convolutions with a packed weight, without im2col. The input of each
 // (image, group) is copied once into a zero-padded [Cg, Hp, Wp] buffer. Output position q in
 // "wide" coordinates (q = oh * Wp + ow) and reduction index k = (c, i, j) read the padded input
@@ -190,16 +202,10 @@ bool conv_direct(ThreadPool& pool, const ConvProblem<float>& pb) {
   const int64_t plane = Hp * Wp;
   const int64_t images = pb.N * pb.G;
   AlignedFloats xpad(static_cast<size_t>(images * pb.Cg * plane), 0.0f);
-  pool.parallel_for(images * pb.Cg, ThreadPool::grain_for(images * pb.Cg, 4),
-                    [&](int64_t c0, int64_t c1) {
-                      for (int64_t c = c0; c < c1; ++c) {
-                        const float* src = pb.x + c * H * W;  // channels of all groups in order
-                        float* dst = xpad.data() + c * plane + w.pad_begin[0] * Wp + w.pad_begin[1];
-                        for (int64_t h = 0; h < H; ++h) {
-                          std::memcpy(dst + h * Wp, src + h * W, sizeof(float) * W);
-                        }
-                      }
-                    });
+  // The channels of all images and groups in order.
+  pool.parallel_for(
+      images * pb.Cg, ThreadPool::grain_for(images * pb.Cg, 4),
+      [&](int64_t c0, int64_t c1) { copy_into_padded(w, pb.x, c0, c1, xpad.data()); });
   std::vector<int64_t> koff(static_cast<size_t>(pb.K));
   for (int64_t c = 0; c < pb.Cg; ++c) {
     for (int64_t i = 0; i < kh; ++i) {
@@ -270,12 +276,7 @@ void im2col_2d(const ConvProblem<T>& pb, const T* xc, int64_t ld, T* col, std::v
   const int64_t kh = w.kernel[0], kw = w.kernel[1];
   const int64_t plane = Hp * Wp;
   xpad.assign(static_cast<size_t>(pb.Cg * plane), T(0));
-  for (int64_t c = 0; c < pb.Cg; ++c) {
-    for (int64_t h = 0; h < H; ++h) {
-      std::memcpy(xpad.data() + c * plane + (h + w.pad_begin[0]) * Wp + w.pad_begin[1],
-                  xc + (c * H + h) * W, sizeof(T) * W);
-    }
-  }
+  copy_into_padded(w, xc, 0, pb.Cg, xpad.data());
   for (int64_t c = 0; c < pb.Cg; ++c) {
     for (int64_t i = 0; i < kh; ++i) {
       for (int64_t j = 0; j < kw; ++j) {
@@ -297,7 +298,7 @@ void im2col_2d(const ConvProblem<T>& pb, const T* xc, int64_t ld, T* col, std::v
 // count), and each output element sums over K in the GEMM's fixed order.
 template <typename T>
 void conv_gemm_images(ThreadPool& pool, const ConvProblem<T>& pb, int64_t per_item) {
-  const std::vector<Line> lines = lines_of(pb.w, 0, pb.P);
+  const std::vector<Line> lines = pb.w.n == 2 ? std::vector<Line>{} : lines_of(pb.w, 0, pb.P);
   const int64_t blocks = (pb.N + per_item - 1) / per_item;
   const int64_t items = blocks * pb.G;
   ThreadPool* gemm_pool = items >= 4 ? nullptr : &pool;
@@ -347,10 +348,6 @@ bool uses_images_gemm(const ConvProblem<T>& pb) {
 // General and pointwise paths: items are (n, g, block of output positions).
 template <typename T>
 void conv_gemm(ThreadPool& pool, const ConvProblem<T>& pb) {
-  if (uses_images_gemm(pb)) {
-    conv_gemm_images(pool, pb, std::min(pb.N, kMinWidth / pb.P));
-    return;
-  }
   const Window& w = pb.w;
   bool pointwise = true;
   for (size_t d = 0; d < w.n; ++d) {
@@ -509,9 +506,10 @@ Status conv_typed(KernelContext& ctx) {
   pb.wt = nn::compute_view<T>(pool, wt, ws);
   if (ctx.has_input(2)) pb.bias = nn::compute_view<T>(pool, ctx.input(2), bs);
   pb.y = nn::compute_out<T>(*yt, ys);
-  // One input channel per group but many outputs from it (a first layer on a grey image):
-  // a GEMM over several small images beats the depthwise loop's per-line work.
-  const bool images_gemm = pb.Cg == 1 && pb.Mg >= 8 && uses_images_gemm(pb);
+  // Small outputs take the images path; with one input channel per group only when there
+  // are many outputs from it (a first layer on a grey image), where a GEMM over several small
+  // images beats the depthwise loop's per-line work.
+  const bool images_gemm = uses_images_gemm(pb) && (pb.Cg != 1 || pb.Mg >= 8);
   if constexpr (std::is_same_v<T, float>) {
     if ((pb.Cg != 1 || images_gemm) && pb.wt == wt.data<float>()) {
       using Packs = std::vector<std::unique_ptr<PackedLeft>>;
@@ -526,8 +524,9 @@ Status conv_typed(KernelContext& ctx) {
   }
   bool direct = false;
   if constexpr (std::is_same_v<T, float>) direct = pb.Cg != 1 && conv_direct(pool, pb);
-  if (!direct && pb.Cg == 1 && !images_gemm) conv_depthwise(pool, pb);
-  if (!direct && (pb.Cg != 1 || images_gemm)) conv_gemm(pool, pb);
+  if (!direct && images_gemm) conv_gemm_images(pool, pb, std::min(pb.N, kMinWidth / pb.P));
+  if (!direct && !images_gemm && pb.Cg == 1) conv_depthwise(pool, pb);
+  if (!direct && !images_gemm && pb.Cg != 1) conv_gemm(pool, pb);
   nn::finish_output(pool, *yt, ys);
   return Status::ok_status();
 }
