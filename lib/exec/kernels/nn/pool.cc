@@ -79,6 +79,14 @@ struct PoolParams {
   int64_t storage_order = 0;
 };
 
+// The accumulator's start: -Inf (the lowest value for integers) for max, 0 otherwise.
+template <PoolKind kKind, typename T>
+T pool_init() {
+  if constexpr (kKind != PoolKind::kMax) return T(0);
+  if constexpr (std::is_floating_point_v<T>) return -std::numeric_limits<T>::infinity();
+  return std::numeric_limits<T>::lowest();
+}
+
 // Pools one output row (fixed plane, od, oh) of storage type S into y, and MaxPool's indices
 // into `ind` when given. The row is accumulated tap by tap: for every valid (d, h) tap row and
 // every kernel column, one pass over the outputs that column reaches (contiguous loads for
@@ -92,11 +100,7 @@ void pool_row(const Pool3& p, const PoolParams& pp, const S* x, int64_t plane, i
   const int64_t plane_size = p.in[0] * p.in[1] * in_w;
   const S* xp = x + plane * plane_size;
   const AxisTaps &td = p.taps[0], &th = p.taps[1], &tw = p.taps[2];
-  T init = 0;
-  if constexpr (kKind == PoolKind::kMax) {
-    init = std::numeric_limits<T>::lowest();
-    if constexpr (std::is_floating_point_v<T>) init = -std::numeric_limits<T>::infinity();
-  }
+  const T init = pool_init<kKind, T>();
   std::fill(acc, acc + W, init);
   if (ind) std::fill(arg, arg + W, int64_t{-1});
   const double lp = pp.p;
@@ -197,11 +201,7 @@ void pool_planes_2d(const nn::Window& w, const S* x, S* y, int64_t p0, int64_t p
       base[static_cast<size_t>(oh * Wo + ow)] = oh * w.strides[0] * W + ow * w.strides[1];
     }
   }
-  T init = 0;
-  if constexpr (kKind == PoolKind::kMax) {
-    init = std::numeric_limits<T>::lowest();
-    if constexpr (std::is_floating_point_v<T>) init = -std::numeric_limits<T>::infinity();
-  }
+  const T init = pool_init<kKind, T>();
   const auto count = static_cast<T>(w.kernel[0] * w.kernel[1]);
   std::vector<T> acc(static_cast<size_t>(Q));
   const int64_t* b = base.data();
