@@ -72,10 +72,24 @@ Expected<uint64_t> constant_bits(const KernelContext& ctx, DType t, double v) {
 
 enum class PadMode { kConstant, kReflect, kEdge, kWrap };
 
+// dims with its trailing axes that have no pads (pb[d] == pe[d] == 0) multiplied into one
+// axis (pb and pe keep their entries; those past the new rank are zero).
+std::vector<int64_t> unpadded_tail_merged(const std::vector<int64_t>& dims,
+                                          const std::vector<int64_t>& pb,
+                                          const std::vector<int64_t>& pe) {
+  std::vector<int64_t> out = dims;
+  size_t r = out.size();
+  while (r > 1 && pb[r - 1] == 0 && pe[r - 1] == 0 && pb[r - 2] == 0 && pe[r - 2] == 0) {
+    out[r - 2] *= out[r - 1];
+    --r;
+  }
+  out.resize(r);
+  return out;
+}
+
 Status pad(KernelContext& ctx) {
   const ir::Tensor& xt = ctx.input(0);
-  const auto& xd = xt.dims();
-  const size_t rank = xd.size();
+  size_t rank = xt.rank();
   const int64_t opset = ctx.opset();
   auto mode_s = ctx.node().attr_string("mode", "constant");
   if (!mode_s.ok()) return mode_s.status();
@@ -132,7 +146,11 @@ Status pad(KernelContext& ctx) {
     pe[static_cast<size_t>(a)] = pads[i + axes.size()];
   }
   MIXQ_ASSIGN_OR_RETURN(ir::Tensor * yt, ctx.output(0));
-  const auto& yd = yt->dims();
+  // Trailing axes without pads are one axis to the copy below: each of its lines is a
+  // contiguous block (all of the tensor when nothing is padded, e.g. an exported pad of 0).
+  const std::vector<int64_t> xd = unpadded_tail_merged(xt.dims(), pb, pe);
+  const std::vector<int64_t> yd = unpadded_tail_merged(yt->dims(), pb, pe);
+  rank = xd.size();
   // Per axis: input index of every output index, -1 for the constant.
   std::vector<std::vector<int64_t>> map(rank);
   for (size_t d = 0; d < rank; ++d) {
@@ -142,6 +160,7 @@ Status pad(KernelContext& ctx) {
     if (len < 0 || yd[d] != len + lead + std::max<int64_t>(0, pe[d])) {
       return ctx.fail("pads crop more than axis ", d, " holds");
     }
+    if (d + 1 == rank && pb[d] == 0 && pe[d] == 0) break;  // lines copied whole, no map
     map[d].resize(static_cast<size_t>(yd[d]));
     for (int64_t o = 0; o < yd[d]; ++o) {
       int64_t i = o - lead;
@@ -166,6 +185,17 @@ Status pad(KernelContext& ctx) {
   if (yt->numel() == 0) return Status::ok_status();
   if (rank == 0) {
     std::memcpy(yt->mutable_raw_data(), xt.raw_data(), es);
+    return Status::ok_status();
+  }
+  if (rank == 1 && pb[0] == 0 && pe[0] == 0) {  // nothing padded: a copy, in blocks
+    const std::byte* x = xt.raw_data();
+    std::byte* y = yt->mutable_raw_data();
+    const int64_t n = yt->numel();
+    ctx.pool().parallel_for(
+        n, ThreadPool::grain_for(n, int64_t{1} << 16), [&](int64_t b, int64_t e) {
+          std::memcpy(y + static_cast<size_t>(b) * es, x + static_cast<size_t>(b) * es,
+                      static_cast<size_t>(e - b) * es);
+        });
     return Status::ok_status();
   }
   const std::vector<int64_t> xs = strides_of(xd);
