@@ -3,10 +3,12 @@
 // across thread counts, and rejects_* cases.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <functional>
 #include <random>
+#include <tuple>
 
 #include "graph_builder.h"
 #include "kernel_runner.h"
@@ -562,35 +564,50 @@ TEST(NnKernels, PoolsOfWindowsInsideTheInput) {
   const std::vector<Window> wins = {{{2, 2}, {2, 2}, {1, 1}, {0, 0}, {0, 0}},
                                     {{3, 3}, {1, 1}, {1, 1}, {0, 0}, {0, 0}},
                                     {{3, 2}, {2, 3}, {1, 1}, {0, 0}, {0, 0}}};
-  const ir::Tensor clean = random_floats({5, 7, 8, 9}, 71);
-  ir::Tensor nan = random_floats({5, 7, 8, 9}, 71);
-  nan.mutable_data<float>()[1 * 9 + 1] = NAN;  // plane 0, row 1, column 1: in output 0's window
-  nan.mutable_data<float>()[3 * 72 + 4 * 9 + 5] = NAN;
-  for (Window win : wins) {
-    const Dims out = resolve({8, 9}, win);
-    const NodeSpec spec{.opset = 12, .attrs = window_attrs(win, false, true)};
-    for (DType dt : {DType::kFloat32, DType::kFloat16}) {
-      const ir::Tensor x = dt == DType::kFloat32 ? clean : convert(clean, dt);
-      for (auto [op, kind] :
-           {std::pair{"MaxPool", PoolKind::kMax}, std::pair{"AveragePool", PoolKind::kAverage}}) {
-        RUN(y, op, {x}, spec);
-        EXPECT_EQ(compare_to_reference(y, pool_ref(x, kind, win, out, false, 2, nullptr)), "")
-            << op << " " << dtype_name(dt) << " kernel " << win.kernel[0] << "x" << win.kernel[1];
+  // Width 9 and width 10 (even planes take MaxPool 2x2 stride 2's own path).
+  for (const int64_t width : {9, 10}) {
+    const ir::Tensor clean = random_floats({5, 7, 8, width}, 71);
+    ir::Tensor nan = random_floats({5, 7, 8, width}, 71);
+    float* v = nan.mutable_data<float>();
+    v[1 * width + 1] = NAN;  // plane 0, row 1, column 1: in output 0's window
+    v[3 * 8 * width + 4 * width + 5] = NAN;
+    // Plane 1: two NaNs of different payloads in one 2x2 window (the first one wins, with or
+    // without indices), and equal maxima -0 and +0 in the next (the first, -0, wins).
+    float* p1 = v + 8 * width;
+    p1[0] = std::bit_cast<float>(0x7fc00123u);
+    p1[width + 1] = NAN;
+    std::tie(p1[2], p1[3], p1[width + 2], p1[width + 3]) = std::tuple(-1.0f, -0.0f, 0.0f, -1.0f);
+    for (Window win : wins) {
+      const Dims out = resolve({8, width}, win);
+      const NodeSpec spec{.opset = 12, .attrs = window_attrs(win, false, true)};
+      for (DType dt : {DType::kFloat32, DType::kFloat16}) {
+        const ir::Tensor x = dt == DType::kFloat32 ? clean : convert(clean, dt);
+        for (auto [op, kind] :
+             {std::pair{"MaxPool", PoolKind::kMax}, std::pair{"AveragePool", PoolKind::kAverage}}) {
+          RUN(y, op, {x}, spec);
+          EXPECT_EQ(compare_to_reference(y, pool_ref(x, kind, win, out, false, 2, nullptr)), "")
+              << op << " " << dtype_name(dt) << " kernel " << win.kernel[0] << "x" << win.kernel[1];
+        }
+        // MaxPool with NaN (which the reference does not propagate): the same bytes as the row
+        // path, and NaN where a window holds one.
+        const ir::Tensor xn = dt == DType::kFloat32 ? nan : convert(nan, dt);
+        RUN(y, "MaxPool", {xn}, spec);
+        NodeSpec with_indices = spec;
+        with_indices.num_outputs = 2;
+        auto rows = run_node("MaxPool", {xn}, with_indices);
+        ASSERT_TRUE(rows.ok()) << rows.status().to_string();
+        ASSERT_EQ((*rows)[0].nbytes(), y.nbytes());
+        EXPECT_EQ(std::memcmp((*rows)[0].raw_data(), y.raw_data(), y.nbytes()), 0);
+        EXPECT_TRUE(std::isnan(to_doubles(y)[0])) << "kernel " << win.kernel[0];
+        if (win.kernel[0] == 2 && win.strides[0] == 2 && dt == DType::kFloat32) {
+          const float* o = y.data<float>() + out[0] * out[1];  // plane 1
+          EXPECT_EQ(std::bit_cast<uint32_t>(o[0]), 0x7fc00123u) << "width " << width;
+          EXPECT_TRUE(o[1] == 0 && std::signbit(o[1])) << "width " << width;
+        }
       }
-      // MaxPool with NaN (which the reference does not propagate): the same bytes as the row
-      // path, and NaN where a window holds one.
-      const ir::Tensor xn = dt == DType::kFloat32 ? nan : convert(nan, dt);
-      RUN(y, "MaxPool", {xn}, spec);
-      NodeSpec with_indices = spec;
-      with_indices.num_outputs = 2;
-      auto rows = run_node("MaxPool", {xn}, with_indices);
-      ASSERT_TRUE(rows.ok()) << rows.status().to_string();
-      ASSERT_EQ((*rows)[0].nbytes(), y.nbytes());
-      EXPECT_EQ(std::memcmp((*rows)[0].raw_data(), y.raw_data(), y.nbytes()), 0);
-      EXPECT_TRUE(std::isnan(to_doubles(y)[0])) << "kernel " << win.kernel[0];
-    }
-    for (const char* op : {"MaxPool", "AveragePool"}) {
-      expect_thread_independent(op, {random_floats({4, 64, 16, 16}, 72)}, spec);
+      for (const char* op : {"MaxPool", "AveragePool"}) {
+        expect_thread_independent(op, {random_floats({4, 64, 16, 16}, 72)}, spec);
+      }
     }
   }
 }

@@ -91,7 +91,8 @@ T pool_init() {
 // into `ind` when given. The row is accumulated tap by tap: for every valid (d, h) tap row and
 // every kernel column, one pass over the outputs that column reaches (contiguous loads for
 // stride 1), so the inner loops carry no window bookkeeping. `acc` and `arg` are per-chunk
-// scratch of out[2] values. Max propagates NaN; its index is the first maximum in window order.
+// scratch of out[2] values. Max propagates NaN (the window's first, with or without indices); its
+// index is the first maximum in window order.
 template <PoolKind kKind, typename S>
 void pool_row(const Pool3& p, const PoolParams& pp, const S* x, int64_t plane, int64_t od,
               int64_t oh, S* y, int64_t* ind, Compute<S>* acc, int64_t* arg) {
@@ -127,7 +128,7 @@ void pool_row(const Pool3& p, const PoolParams& pp, const S* x, int64_t plane, i
           } else {
             for (int64_t ow = lo; ow < hi; ++ow) {
               const T v = load(row[ow * s + off]);
-              acc[ow] = (v > acc[ow] || v != v) ? v : acc[ow];
+              acc[ow] = (v > acc[ow] || (v != v && acc[ow] == acc[ow])) ? v : acc[ow];
             }
           }
         } else if constexpr (kKind == PoolKind::kAverage) {
@@ -191,10 +192,47 @@ bool simple_window(const nn::Window& w) {
   return true;
 }
 
+// MaxPool 2x2 stride 2 over planes of even height and width (the commonest CNN pool), for
+// row_pairs pairs of input rows of width W. A pair of rows is contiguous, so the maxima of
+// every (x[2k], x[2k+1]) come from one vectorised pass over a block of pairs; each output is
+// then the larger of its column's two. Same fold as pool_row (strict >; the first NaN wins),
+// and grouping it by rows gives the same result: the first of the equal maxima (+-0) of
+// (x00, x01, x10, x11) in that order, or the first NaN.
+template <typename S>
+void max_pool_2x2(const S* x, S* y, int64_t row_pairs, int64_t W) {
+  using T = Compute<S>;
+  const auto fold = [](T a, T v) { return ((v > a) | ((v != v) & (a == a))) ? v : a; };
+  const T init = pool_init<PoolKind::kMax, T>();
+  const int64_t Wo = W / 2;
+  const int64_t per_block = std::max<int64_t>(1, 1024 / W);  // row pairs per block
+  std::vector<T> h(static_cast<size_t>(per_block * W));
+  T* hp = h.data();
+  for (int64_t r0 = 0; r0 < row_pairs; r0 += per_block) {
+    const int64_t pairs = std::min(per_block, row_pairs - r0);
+    const S* xb = x + r0 * 2 * W;
+    for (int64_t k = 0; k < pairs * W; ++k) {
+      hp[k] = fold(fold(init, load(xb[2 * k])), load(xb[2 * k + 1]));
+    }
+    S* yb = y + r0 * Wo;
+    for (int64_t r = 0; r < pairs; ++r) {
+      for (int64_t ow = 0; ow < Wo; ++ow) {
+        yb[r * Wo + ow] = store<S>(fold(hp[r * W + ow], hp[r * W + Wo + ow]));
+      }
+    }
+  }
+}
+
 template <PoolKind kKind, typename S>
 void pool_planes_2d(const nn::Window& w, const S* x, S* y, int64_t p0, int64_t p1) {
   using T = Compute<S>;
   const int64_t H = w.in[0], W = w.in[1], Ho = w.out[0], Wo = w.out[1], Q = Ho * Wo;
+  if constexpr (kKind == PoolKind::kMax) {
+    if (w.kernel[0] == 2 && w.kernel[1] == 2 && w.strides[0] == 2 && w.strides[1] == 2 &&
+        2 * Ho == H && 2 * Wo == W) {
+      max_pool_2x2(x + p0 * H * W, y + p0 * Q, (p1 - p0) * Ho, W);
+      return;
+    }
+  }
   std::vector<int64_t> base(static_cast<size_t>(Q));
   for (int64_t oh = 0; oh < Ho; ++oh) {
     for (int64_t ow = 0; ow < Wo; ++ow) {
@@ -214,7 +252,7 @@ void pool_planes_2d(const nn::Window& w, const S* x, S* y, int64_t p0, int64_t p
         for (int64_t q = 0; q < Q; ++q) {
           const T v = load(xt[b[q]]);
           if constexpr (kKind == PoolKind::kMax) {
-            a[q] = ((v > a[q]) | (v != v)) ? v : a[q];
+            a[q] = ((v > a[q]) | ((v != v) & (a[q] == a[q]))) ? v : a[q];
           } else {
             a[q] += v;
           }
