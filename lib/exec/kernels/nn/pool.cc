@@ -10,7 +10,9 @@
 // in LpPool-1, an int from 2; dilations and ceil_mode (18+).
 // Output sizes come from the shape function (ceil_mode and the auto_pad rules live there);
 // pads are resolved by nn::read_window. float16/bfloat16 are computed in float32.
+#include <bit>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -198,25 +200,49 @@ bool simple_window(const nn::Window& w) {
 // then the larger of its column's two. Same fold as pool_row (strict >; the first NaN wins),
 // and grouping it by rows gives the same result: the first of the equal maxima (+-0) of
 // (x00, x01, x10, x11) in that order, or the first NaN.
+// pool_row's max update for one tap: v where v > a, or where v is NaN and a is not. For float
+// a bit select: the data decides, and a branch on it mispredicts.
+template <typename T>
+T max_fold(T a, T v) {
+  if constexpr (std::is_same_v<T, float>) {
+    const uint32_t take = 0u - static_cast<uint32_t>((v > a) | ((v != v) & (a == a)));
+    return std::bit_cast<float>((std::bit_cast<uint32_t>(v) & take) |
+                                (std::bit_cast<uint32_t>(a) & ~take));
+  } else {
+    return ((v > a) | ((v != v) & (a == a))) ? v : a;
+  }
+}
+
 template <typename S>
 void max_pool_2x2(const S* x, S* y, int64_t row_pairs, int64_t W) {
-  using T = Compute<S>;
-  const auto fold = [](T a, T v) { return ((v > a) | ((v != v) & (a == a))) ? v : a; };
-  const T init = pool_init<PoolKind::kMax, T>();
   const int64_t Wo = W / 2;
   const int64_t per_block = std::max<int64_t>(1, 1024 / W);  // row pairs per block
-  std::vector<T> h(static_cast<size_t>(per_block * W));
-  T* hp = h.data();
+  std::vector<Compute<S>> h(static_cast<size_t>(per_block * W));
+  Compute<S>* hp = h.data();
   for (int64_t r0 = 0; r0 < row_pairs; r0 += per_block) {
     const int64_t pairs = std::min(per_block, row_pairs - r0);
     const S* xb = x + r0 * 2 * W;
-    for (int64_t k = 0; k < pairs * W; ++k) {
-      hp[k] = fold(fold(init, load(xb[2 * k])), load(xb[2 * k + 1]));
+    // max_fold(init, x0) is x0 (also for -Inf and NaN), so a pair's maximum is one update.
+    int64_t k = 0;
+    if constexpr (std::is_same_v<S, float>) {
+      using F = float __attribute__((vector_size(16 * sizeof(float))));
+      for (; k + 16 <= pairs * W; k += 16) {
+        F lo, hi;
+        std::memcpy(&lo, xb + 2 * k, sizeof(F));
+        std::memcpy(&hi, xb + 2 * k + 16, sizeof(F));
+        const F a = __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
+                                            26, 28, 30);
+        const F v = __builtin_shufflevector(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25,
+                                            27, 29, 31);
+        const F m = ((v > a) | ((v != v) & (a == a))) ? v : a;
+        std::memcpy(hp + k, &m, sizeof(F));
+      }
     }
+    for (; k < pairs * W; ++k) hp[k] = max_fold(load(xb[2 * k]), load(xb[2 * k + 1]));
     S* yb = y + r0 * Wo;
     for (int64_t r = 0; r < pairs; ++r) {
       for (int64_t ow = 0; ow < Wo; ++ow) {
-        yb[r * Wo + ow] = store<S>(fold(hp[r * W + ow], hp[r * W + Wo + ow]));
+        yb[r * Wo + ow] = store<S>(max_fold(hp[r * W + ow], hp[r * W + Wo + ow]));
       }
     }
   }
