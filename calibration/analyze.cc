@@ -362,8 +362,7 @@ Expected<json> analyze(const std::filesystem::path& model_path, const AnalyzeOpt
       return nullptr;
     };
     const ir::Tensor& ref = (*outs)[0];
-    samples += batcher.layout() == Batcher::Layout::kSingle ? (ref.rank() > 0 ? ref.dims()[0] : 1)
-                                                            : batcher.run_size();
+    samples += batcher.samples_per_run();  // the rows of a batched entry, not 1
     if (run == 0) {
       for (size_t li = 0; li < layers.size(); ++li) {
         const ir::Node& n = *layers[li].node;

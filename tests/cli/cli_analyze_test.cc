@@ -9,6 +9,8 @@
 #include <regex>
 #include <set>
 
+#include "mixq/calibration/data/data_source.h"
+#include "mixq/calibration/data/npz_writer.h"
 #include "test_support.h"
 
 namespace mixq {
@@ -111,6 +113,49 @@ TEST(CliAnalyze, LayersAndMaxLayersNarrowTheAnalysis) {
   r = analyze(dir / "k.json", {"--max-layers", "3", "--quiet"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(read_json(dir / "k.json")["layers"].size(), 3u);
+}
+
+// Evaluation data as a sample axis of batches ([20, 25, 1, 8, 8] images, [20, 25] labels):
+// 500 samples in 20 runs, not 20, and the same metric as the single array.
+TEST(CliAnalyze, BatchedEntriesCountSamplesNotEntries) {
+  TempDir dir;
+  auto eval = calib::DataSource::open(testing::sample_file("digits_cnn", "eval.npz"));
+  ASSERT_TRUE(eval.ok()) << eval.status().to_string();
+  auto w = calib::NpzWriter::create(dir / "entries.npz");
+  ASSERT_TRUE(w.ok());
+  for (const auto& a : (*eval)->arrays()) {
+    auto all = a->read_all();
+    ASSERT_TRUE(all.ok()) << all.status().to_string();
+    std::vector<int64_t> dims = all->dims();
+    ASSERT_EQ(dims[0], 500) << a->name();
+    dims[0] = 25;
+    dims.insert(dims.begin(), 20);
+    auto view = ir::Tensor::from_buffer(all->dtype(), dims, all->buffer());
+    ASSERT_TRUE(view.ok()) << view.status().to_string();
+    ASSERT_TRUE((*w)->add(a->name(), *view).ok());
+  }
+  ASSERT_TRUE((*w)->commit().ok());
+  const auto run = [&](const std::filesystem::path& eval_path, const std::string& out) {
+    auto r =
+        run_mixq({"analyze", testing::sample_file("digits_cnn", "model.onnx"), "--data",
+                  testing::sample_file("digits_cnn", "calib.npz"), "--eval", eval_path.string(),
+                  "--formats", "int8", "--quiet", "-o", (dir / out).string()});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return read_json(dir / out);
+  };
+  const auto whole = run(testing::sample_file("digits_cnn", "eval.npz"), "whole.json");
+  const auto entries = run(dir / "entries.npz", "entries.json");
+  EXPECT_EQ(whole["data"]["runs"], 1);
+  EXPECT_EQ(whole["data"]["samples"], 500);
+  EXPECT_EQ(entries["data"]["runs"], 20);
+  EXPECT_EQ(entries["data"]["samples"], 500);
+  EXPECT_EQ(entries["metric"], whole["metric"]);
+  ASSERT_EQ(entries["layers"].size(), whole["layers"].size());
+  for (size_t i = 0; i < whole["layers"].size(); ++i) {
+    EXPECT_EQ(entries["layers"][i]["results"]["int8"]["metric"],
+              whole["layers"][i]["results"]["int8"]["metric"])
+        << whole["layers"][i]["name"];
+  }
 }
 
 TEST(CliAnalyze, RejectsMissingData) {
