@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Calibration side by side: `mixq calibrate` against ONNX Runtime's calibrators
 (onnxruntime.quantization: MinMax, Entropy, Percentile) on the same model and data, each in
-its own process under /usr/bin/time (wall seconds, peak RSS).
+its own process under /usr/bin/time (peak RSS), wall time measured around the process, in
+--rounds alternating rounds per method (medians reported: one run on a shared VM can be 2x off).
 
     .venv/bin/python tools/bench/calib_vs_ort.py --mixq build/tools/mixq \\
         --model samples/tinygpt/model.onnx --data samples/tinygpt/calib.npz
@@ -16,7 +17,9 @@ import json
 import pathlib
 import subprocess
 import sys
+import statistics
 import tempfile
+import time
 
 METHODS = {"minmax": "MinMax", "entropy": "Entropy", "percentile": "Percentile"}
 
@@ -49,11 +52,15 @@ def ort_calibrate(model, data, method):
 
 
 def timed(cmd):
-    """(seconds, peak RSS MiB, error or None) of one process."""
+    """(wall seconds, peak RSS MiB, error or None) of one process: the time from
+    time.perf_counter around it (/usr/bin/time's %e has 10 ms steps), the RSS from
+    /usr/bin/time."""
+    t0 = time.perf_counter()
     r = subprocess.run(["/usr/bin/time", "-f", "TIME %e %M"] + cmd, capture_output=True,
                        text=True)
+    secs = time.perf_counter() - t0
     line = [l for l in r.stderr.splitlines() if l.startswith("TIME ")][-1]
-    secs, kb = line.split()[1:]
+    kb = line.split()[2]
     error = None
     if r.returncode != 0:
         lines = [l for l in r.stderr.splitlines() if l and not l.startswith(("TIME", "Command"))]
@@ -72,6 +79,8 @@ def main():
     ap.add_argument("--threads", default="2")
     ap.add_argument("--batch", type=int, default=0, help="samples per run (default: all)")
     ap.add_argument("--repeat", type=int, default=1, help="repeat the data set this many times")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="alternating mixq/ORT rounds per method; medians are reported")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -87,18 +96,29 @@ def main():
                           for k, v in arrays.items()})
         args.data = data
         for ours, theirs in METHODS.items():
-            m = timed([args.mixq, "calibrate", args.model, "--data", args.data, "--method", ours,
-                       "--threads", args.threads, "--quiet", "-o", str(pathlib.Path(tmp) / "r.json")])
-            o = timed([sys.executable, __file__, "--ort-child", args.model, args.data, theirs])
-            if m[2]:
-                raise SystemExit(f"mixq calibrate --method {ours} failed: {m[2]}")
-            rows.append({"method": ours, "mixq_s": m[0], "mixq_rss_mib": m[1], "ort_s": o[0],
-                         "ort_rss_mib": o[1], "ort_error": o[2]})
-    print(f"model {args.model}, {runs} runs of {batch} samples, mixq --threads {args.threads}")
+            ms, os_ = [], []
+            for _ in range(args.rounds):  # alternating, so a slow spell of the machine hits both
+                m = timed([args.mixq, "calibrate", args.model, "--data", args.data, "--method",
+                           ours, "--threads", args.threads, "--quiet", "-o",
+                           str(pathlib.Path(tmp) / "r.json")])
+                if m[2]:
+                    raise SystemExit(f"mixq calibrate --method {ours} failed: {m[2]}")
+                o = timed([sys.executable, __file__, "--ort-child", args.model, args.data, theirs])
+                ms.append(m)
+                os_.append(o)
+                if o[2]:
+                    break  # ORT fails the same way every round
+            rows.append({"method": ours, "mixq_s": statistics.median(m[0] for m in ms),
+                         "mixq_rss_mib": max(m[1] for m in ms),
+                         "ort_s": statistics.median(o[0] for o in os_),
+                         "ort_rss_mib": max(o[1] for o in os_), "ort_error": os_[-1][2],
+                         "rounds": [[round(m[0], 3), round(o[0], 3)] for m, o in zip(ms, os_)]})
+    print(f"model {args.model}, {runs} runs of {batch} samples, mixq --threads {args.threads}, "
+          f"median of {args.rounds} alternating rounds (peak RSS: the largest)")
     print("| method | mixq s | mixq peak RSS MiB | ORT s | ORT peak RSS MiB | ORT / mixq time |")
     print("|---|---|---|---|---|---|")
     for r in rows:
-        ours = f"| {r['method']} | {r['mixq_s']:.2f} | {r['mixq_rss_mib']:.0f} |"
+        ours = f"| {r['method']} | {r['mixq_s']:.3f} | {r['mixq_rss_mib']:.0f} |"
         if r["ort_error"]:
             print(f"{ours} failed after {r['ort_s']:.2f} s: {r['ort_error']} | "
                   f"{r['ort_rss_mib']:.0f} | - |")
