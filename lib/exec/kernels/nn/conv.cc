@@ -29,6 +29,7 @@
 namespace mixq::exec {
 namespace {
 
+using nn::copy_short;
 using nn::Window;
 
 // Everything a conv item needs, in compute type T.
@@ -165,28 +166,6 @@ void add_bias(const ConvProblem<T>& pb, int64_t n, int64_t m0, int64_t m1, int64
     const T b = pb.bias[m];
     for (int64_t p = p0; p < p1; ++p) yr[p] += b;
   }
-}
-
-// Copies n elements: rows of small images are a few dozen bytes, where a call to memcpy per
-// row was most of the copy (12K calls per digits_cnn batch). Constant-size pieces compile to
-// vector moves; no loop the compiler could turn back into a memcpy call.
-template <typename T>
-inline void copy_short(T* dst, const T* src, int64_t n) {
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) std::memcpy(dst + i, src + i, 16 * sizeof(T));
-  if (i + 8 <= n) {
-    std::memcpy(dst + i, src + i, 8 * sizeof(T));
-    i += 8;
-  }
-  if (i + 4 <= n) {
-    std::memcpy(dst + i, src + i, 4 * sizeof(T));
-    i += 4;
-  }
-  if (i + 2 <= n) {
-    std::memcpy(dst + i, src + i, 2 * sizeof(T));
-    i += 2;
-  }
-  if (i < n) dst[i] = src[i];
 }
 
 // Copies channels [c0, c1) of a 2-D input (H x W each, from x) into the interior of their

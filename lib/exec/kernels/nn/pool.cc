@@ -194,57 +194,82 @@ bool simple_window(const nn::Window& w) {
   return true;
 }
 
-// MaxPool 2x2 stride 2 over planes of even height and width (the commonest CNN pool), for
-// row_pairs pairs of input rows of width W. A pair of rows is contiguous, so the maxima of
-// every (x[2k], x[2k+1]) come from one vectorised pass over a block of pairs; each output is
-// then the larger of its column's two. Same fold as pool_row (strict >; the first NaN wins),
-// and grouping it by rows gives the same result: the first of the equal maxima (+-0) of
-// (x00, x01, x10, x11) in that order, or the first NaN.
-// pool_row's max update for one tap: v where v > a, or where v is NaN and a is not. For float
-// a bit select: the data decides, and a branch on it mispredicts.
-template <typename T>
-T max_fold(T a, T v) {
-  if constexpr (std::is_same_v<T, float>) {
-    const uint32_t take = 0u - static_cast<uint32_t>((v > a) | ((v != v) & (a == a)));
-    return std::bit_cast<float>((std::bit_cast<uint32_t>(v) & take) |
-                                (std::bit_cast<uint32_t>(a) & ~take));
+// pool_row's max update for one tap: v where v > a, or where v is NaN and a is not. A bit
+// select: the data decides, and a branch on it mispredicts.
+inline float max_fold(float a, float v) {
+  const uint32_t take = 0u - static_cast<uint32_t>((v > a) | ((v != v) & (a == a)));
+  return std::bit_cast<float>((std::bit_cast<uint32_t>(v) & take) |
+                              (std::bit_cast<uint32_t>(a) & ~take));
+}
+
+// One 2x2 window from its taps in pool_row's order (a, b the top row, c, d the bottom), on
+// 16 lanes (V a vector) or one: max folds the taps as pool_row does (strict >; the first NaN
+// wins; max_fold(-Inf, a) is a), and grouping the fold by rows gives the same result: the
+// first of equal maxima (+-0) in (a, b, c, d) order, or the first NaN. Average sums from 0 in
+// order (0 + -0 is +0, as in pool_row) and divides by 4.
+template <PoolKind kKind, typename V>
+V window_2x2(V a, V b, V c, V d) {
+  if constexpr (kKind == PoolKind::kMax) {
+    if constexpr (std::is_same_v<V, float>) {
+      return max_fold(max_fold(a, b), max_fold(c, d));
+    } else {
+      const auto fold = [](V p, V v) { return ((v > p) | ((v != v) & (p == p))) ? v : p; };
+      return fold(fold(a, b), fold(c, d));
+    }
   } else {
-    return ((v > a) | ((v != v) & (a == a))) ? v : a;
+    return ((((V{} + a) + b) + c) + d) / 4.0f;
   }
 }
 
-template <typename S>
-void max_pool_2x2(const S* x, S* y, int64_t row_pairs, int64_t W) {
+// MaxPool and AveragePool 2x2 stride 2 over float planes of even height and width (the
+// commonest CNN pools), row_pairs pairs of input rows of width W. A pair of rows is
+// contiguous: a block of pairs is split into its even and odd columns in 16-lane vectors, and
+// each window is then computed at its top-left position from the positions 0 and Wo further
+// on (its bottom row), in place, in vectors too. (The per-plane gather path made this a
+// scalar loop through memory, with a data-dependent branch for max.)
+template <PoolKind kKind>
+void pool_2x2(const float* x, float* y, int64_t row_pairs, int64_t W) {
+  using F = float __attribute__((vector_size(16 * sizeof(float))));
   const int64_t Wo = W / 2;
   const int64_t per_block = std::max<int64_t>(1, 1024 / W);  // row pairs per block
-  std::vector<Compute<S>> h(static_cast<size_t>(per_block * W));
-  Compute<S>* hp = h.data();
+  std::vector<float> buf(static_cast<size_t>(2 * per_block * W));
+  float* ev = buf.data();  // even columns: [top row's Wo, bottom row's Wo] per row pair
+  float* od = ev + per_block * W;
   for (int64_t r0 = 0; r0 < row_pairs; r0 += per_block) {
     const int64_t pairs = std::min(per_block, row_pairs - r0);
-    const S* xb = x + r0 * 2 * W;
-    // max_fold(init, x0) is x0 (also for -Inf and NaN), so a pair's maximum is one update.
+    const int64_t n = pairs * W;
+    const float* xb = x + r0 * 2 * W;
     int64_t k = 0;
-    if constexpr (std::is_same_v<S, float>) {
-      using F = float __attribute__((vector_size(16 * sizeof(float))));
-      for (; k + 16 <= pairs * W; k += 16) {
-        F lo, hi;
-        std::memcpy(&lo, xb + 2 * k, sizeof(F));
-        std::memcpy(&hi, xb + 2 * k + 16, sizeof(F));
-        const F a = __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24,
-                                            26, 28, 30);
-        const F v = __builtin_shufflevector(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25,
-                                            27, 29, 31);
-        const F m = ((v > a) | ((v != v) & (a == a))) ? v : a;
-        std::memcpy(hp + k, &m, sizeof(F));
-      }
+    for (; k + 16 <= n; k += 16) {
+      F lo, hi;
+      std::memcpy(&lo, xb + 2 * k, sizeof(F));
+      std::memcpy(&hi, xb + 2 * k + 16, sizeof(F));
+      const F e = __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
+                                          28, 30);
+      const F o = __builtin_shufflevector(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27,
+                                          29, 31);
+      std::memcpy(ev + k, &e, sizeof(F));
+      std::memcpy(od + k, &o, sizeof(F));
     }
-    for (; k < pairs * W; ++k) hp[k] = max_fold(load(xb[2 * k]), load(xb[2 * k + 1]));
-    S* yb = y + r0 * Wo;
-    for (int64_t r = 0; r < pairs; ++r) {
-      for (int64_t ow = 0; ow < Wo; ++ow) {
-        yb[r * Wo + ow] = store<S>(max_fold(hp[r * W + ow], hp[r * W + Wo + ow]));
-      }
+    for (; k < n; ++k) {
+      ev[k] = xb[2 * k];
+      od[k] = xb[2 * k + 1];
     }
+    // Results into ev at the top rows' positions; each step reads only at or ahead of where
+    // it writes.
+    k = 0;
+    for (; k + 16 <= n - Wo; k += 16) {
+      F a, b, c, d;
+      std::memcpy(&a, ev + k, sizeof(F));
+      std::memcpy(&b, od + k, sizeof(F));
+      std::memcpy(&c, ev + k + Wo, sizeof(F));
+      std::memcpy(&d, od + k + Wo, sizeof(F));
+      const F r = window_2x2<kKind>(a, b, c, d);
+      std::memcpy(ev + k, &r, sizeof(F));
+    }
+    for (; k < n - Wo; ++k) ev[k] = window_2x2<kKind>(ev[k], od[k], ev[k + Wo], od[k + Wo]);
+    float* yb = y + r0 * Wo;
+    for (int64_t r = 0; r < pairs; ++r) nn::copy_short(yb + r * Wo, ev + r * W, Wo);
   }
 }
 
@@ -252,10 +277,10 @@ template <PoolKind kKind, typename S>
 void pool_planes_2d(const nn::Window& w, const S* x, S* y, int64_t p0, int64_t p1) {
   using T = Compute<S>;
   const int64_t H = w.in[0], W = w.in[1], Ho = w.out[0], Wo = w.out[1], Q = Ho * Wo;
-  if constexpr (kKind == PoolKind::kMax) {
+  if constexpr (std::is_same_v<S, float>) {
     if (w.kernel[0] == 2 && w.kernel[1] == 2 && w.strides[0] == 2 && w.strides[1] == 2 &&
         2 * Ho == H && 2 * Wo == W) {
-      max_pool_2x2(x + p0 * H * W, y + p0 * Q, (p1 - p0) * Ho, W);
+      pool_2x2<kKind>(x + p0 * H * W, y + p0 * Q, (p1 - p0) * Ho, W);
       return;
     }
   }
