@@ -529,7 +529,16 @@ Status conv_typed(KernelContext& ctx) {
   }
   bool direct = false;
   if constexpr (std::is_same_v<T, float>) direct = pb.Cg != 1 && conv_direct(pool, pb);
-  if (!direct && images_gemm) conv_gemm_images(pool, pb, std::min(pb.N, kMinWidth / pb.P));
+  if (!direct && images_gemm) {
+    // Images per GEMM: about kMinWidth columns, but at least 4 items when the batch allows
+    // (down to 64 columns): two GEMMs split inside did not scale (digits_cnn's 4x4 layer,
+    // 2 threads as slow as 1). An element's sum is the same in any grouping (see above).
+    int64_t per_item = std::min(pb.N, kMinWidth / pb.P);
+    while (per_item > 1 && per_item * pb.P > 64 && ((pb.N + per_item - 1) / per_item) * pb.G < 4) {
+      per_item = (per_item + 1) / 2;
+    }
+    conv_gemm_images(pool, pb, per_item);
+  }
   if (!direct && !images_gemm && pb.Cg == 1) conv_depthwise(pool, pb);
   if (!direct && !images_gemm && pb.Cg != 1) conv_gemm(pool, pb);
   nn::finish_output(pool, *yt, ys);
