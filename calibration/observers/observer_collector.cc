@@ -1,5 +1,6 @@
 #include "mixq/calibration/observers/observer_collector.h"
 
+#include <algorithm>
 #include <set>
 
 #include "mixq/quant/layer_selection.h"
@@ -95,10 +96,10 @@ void StatsCollector::record(const std::string& name, const ir::Tensor& t) {
   // tensor appears at most once per run and the queue is emptied every run, so each record
   // still sees its runs in order and the results do not change.
   Pending p{&r, layers, t, run_ - 1, first_sample_, samples_};
-  constexpr int64_t kSplit = int64_t{1} << 16;
+  constexpr int64_t kSplit = int64_t{1} << 16;  // AbsHistogram's chunk: at most one is one chunk
   constexpr size_t kBudget = size_t{64} << 20;
   exec::ThreadPool* pool = options_.pool;
-  if (pool != nullptr && pool->size() > 1 && t.numel() < kSplit) {
+  if (pool != nullptr && pool->size() > 1 && t.numel() <= kSplit) {
     pending_bytes_ += t.nbytes();
     pending_.push_back(std::move(p));
     if (pending_bytes_ > kBudget) flush();
@@ -109,6 +110,10 @@ void StatsCollector::record(const std::string& name, const ir::Tensor& t) {
 
 void StatsCollector::flush() {
   if (pending_.empty()) return;
+  // Largest first, so the last ones to start are the short ones (the threads finish together).
+  std::stable_sort(pending_.begin(), pending_.end(), [](const Pending& a, const Pending& b) {
+    return a.tensor.numel() > b.tensor.numel();
+  });
   options_.pool->parallel_for(static_cast<int64_t>(pending_.size()), 1, [&](int64_t b, int64_t e) {
     std::vector<float> scratch;
     for (int64_t i = b; i < e; ++i) observe(pending_[static_cast<size_t>(i)], nullptr, scratch);
