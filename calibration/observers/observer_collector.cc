@@ -96,10 +96,9 @@ void StatsCollector::record(const std::string& name, const ir::Tensor& t) {
   // tensor appears at most once per run and the queue is emptied every run, so each record
   // still sees its runs in order and the results do not change.
   Pending p{&r, layers, t, run_ - 1, first_sample_, samples_};
-  constexpr int64_t kSplit = int64_t{1} << 16;  // AbsHistogram's chunk: at most one is one chunk
   constexpr size_t kBudget = size_t{64} << 20;
   exec::ThreadPool* pool = options_.pool;
-  if (pool != nullptr && pool->size() > 1 && t.numel() <= kSplit) {
+  if (pool != nullptr && pool->size() > 1 && t.numel() <= AbsHistogram::kChunkValues) {
     pending_bytes_ += t.nbytes();
     pending_.push_back(std::move(p));
     if (pending_bytes_ > kBudget) flush();

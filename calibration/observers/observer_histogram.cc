@@ -38,7 +38,7 @@ void AbsHistogram::grow_to(double a) {
 namespace {
 
 constexpr float kFloatMax = std::numeric_limits<float>::max();
-constexpr int64_t kChunk = int64_t{1} << 16;  // elements per chunk (counts fit in uint32)
+constexpr int64_t kChunk = AbsHistogram::kChunkValues;
 
 // The smallest power of two > a, for a > 0.
 double pow2_above(double a) {

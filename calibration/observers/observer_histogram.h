@@ -25,6 +25,10 @@ class AbsHistogram {
  public:
   explicit AbsHistogram(int bins = 2048);
 
+  // Values per chunk of add()/add_batch(): at most this many are counted as one chunk, on the
+  // calling thread (counts per chunk fit in uint32).
+  static constexpr int64_t kChunkValues = int64_t{1} << 16;
+
   // Adds finite values; returns how many non-finite values were skipped. With a pool, large
   // inputs are counted in fixed chunks in parallel (integer counts: the result is the same).
   int64_t add(const float* x, int64_t n, exec::ThreadPool* pool = nullptr);

@@ -81,6 +81,14 @@ struct PoolParams {
   int64_t storage_order = 0;
 };
 
+// Max's update rule, for scalars (a bool) and vectors (a lane mask): take v where v > a, or
+// where v is NaN and a is not (the window's first NaN wins; strict >, so the first of equal
+// values does).
+template <typename V>
+auto max_takes(V a, V v) {
+  return (v > a) | ((v != v) & (a == a));
+}
+
 // The accumulator's start: -Inf (the lowest value for integers) for max, 0 otherwise.
 template <PoolKind kKind, typename T>
 T pool_init() {
@@ -122,7 +130,7 @@ void pool_row(const Pool3& p, const PoolParams& pp, const S* x, int64_t plane, i
           if (ind) {
             for (int64_t ow = lo; ow < hi; ++ow) {
               const T v = load(row[ow * s + off]);
-              if (arg[ow] < 0 || v > acc[ow] || (v != v && acc[ow] == acc[ow])) {
+              if (arg[ow] < 0 || max_takes(acc[ow], v)) {
                 acc[ow] = v;
                 arg[ow] = row_at + ow * s + off;
               }
@@ -130,7 +138,7 @@ void pool_row(const Pool3& p, const PoolParams& pp, const S* x, int64_t plane, i
           } else {
             for (int64_t ow = lo; ow < hi; ++ow) {
               const T v = load(row[ow * s + off]);
-              acc[ow] = (v > acc[ow] || (v != v && acc[ow] == acc[ow])) ? v : acc[ow];
+              acc[ow] = max_takes(acc[ow], v) ? v : acc[ow];
             }
           }
         } else if constexpr (kKind == PoolKind::kAverage) {
@@ -194,10 +202,10 @@ bool simple_window(const nn::Window& w) {
   return true;
 }
 
-// pool_row's max update for one tap: v where v > a, or where v is NaN and a is not. A bit
-// select: the data decides, and a branch on it mispredicts.
+// max_takes(a, v) ? v : a for float as a bit select: the data decides, and a branch on it
+// mispredicts.
 inline float max_fold(float a, float v) {
-  const uint32_t take = 0u - static_cast<uint32_t>((v > a) | ((v != v) & (a == a)));
+  const uint32_t take = 0u - static_cast<uint32_t>(max_takes(a, v));
   return std::bit_cast<float>((std::bit_cast<uint32_t>(v) & take) |
                               (std::bit_cast<uint32_t>(a) & ~take));
 }
@@ -213,7 +221,7 @@ V window_2x2(V a, V b, V c, V d) {
     if constexpr (std::is_same_v<V, float>) {
       return max_fold(max_fold(a, b), max_fold(c, d));
     } else {
-      const auto fold = [](V p, V v) { return ((v > p) | ((v != v) & (p == p))) ? v : p; };
+      const auto fold = [](V p, V v) { return max_takes(p, v) ? v : p; };
       return fold(fold(a, b), fold(c, d));
     }
   } else {
@@ -303,7 +311,7 @@ void pool_planes_2d(const nn::Window& w, const S* x, S* y, int64_t p0, int64_t p
         for (int64_t q = 0; q < Q; ++q) {
           const T v = load(xt[b[q]]);
           if constexpr (kKind == PoolKind::kMax) {
-            a[q] = ((v > a[q]) | ((v != v) & (a[q] == a[q]))) ? v : a[q];
+            a[q] = max_takes(a[q], v) ? v : a[q];
           } else {
             a[q] += v;
           }
