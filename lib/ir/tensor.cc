@@ -1,6 +1,7 @@
 #include "mixq/ir/tensor.h"
 
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -16,12 +17,19 @@ std::atomic<int64_t> g_peak_bytes{0};
 }  // namespace
 
 std::shared_ptr<Buffer> Buffer::make_owned(size_t bytes, bool zero) {
-  // Round up so aligned_alloc's size is a multiple of the alignment; at least one line so that
-  // data() is never null for an empty tensor.
+  // Round up to whole lines, plus one so that data() is never null for an empty tensor.
   constexpr size_t kAlign = 64;
   const size_t padded = (bytes + kAlign - 1) / kAlign * kAlign + kAlign;
-  void* p = std::aligned_alloc(kAlign, padded);
-  if (p == nullptr) throw std::bad_alloc();
+  // Aligned by hand inside a plain malloc block rather than with aligned_alloc: glibc serves
+  // aligned_alloc(64, n) from a free block of n + 64 + 32 bytes and hands back only n of it,
+  // so a freed activation could never be reused for the next activation of the same size, and
+  // every run of the executor took fresh pages (and page faults) for them. A malloc block of
+  // padded + kAlign bytes is freed whole and fits the next request of that size exactly.
+  if (padded > std::numeric_limits<size_t>::max() - kAlign) throw std::bad_alloc();
+  void* raw = std::malloc(padded + kAlign);
+  if (raw == nullptr) throw std::bad_alloc();
+  const auto at = (reinterpret_cast<uintptr_t>(raw) + kAlign - 1) & ~uintptr_t{kAlign - 1};
+  auto* p = reinterpret_cast<std::byte*>(at);
   if (zero) std::memset(p, 0, padded);
   const auto counted = static_cast<int64_t>(padded);
   const int64_t live = g_live_bytes.fetch_add(counted) + counted;
@@ -29,10 +37,10 @@ std::shared_ptr<Buffer> Buffer::make_owned(size_t bytes, bool zero) {
   while (live > peak && !g_peak_bytes.compare_exchange_weak(peak, live)) {
   }
   auto b = std::shared_ptr<Buffer>(new Buffer());
-  b->data_ = static_cast<std::byte*>(p);
+  b->data_ = p;
   b->size_ = bytes;
   b->writable_ = true;
-  b->owner_ = std::shared_ptr<void>(p, [counted](void* q) {
+  b->owner_ = std::shared_ptr<void>(raw, [counted](void* q) {
     g_live_bytes.fetch_sub(counted);
     std::free(q);
   });
