@@ -5,8 +5,8 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <stdexcept>
-#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -166,13 +166,12 @@ ValueScan count_and_scan(const float* x, int64_t b, int64_t e, double guess, dou
   return scan;
 }
 
-// One chunk's part of a batch: its scan, the range its counts were made at, and the highest
-// bin its counts can reach (every bin above is empty).
-struct ChunkPart {
-  ValueScan scan;
-  double range = 0;
-  size_t top = 0;
-};
+// log2(hi / lo) for powers of two hi >= lo > 0 (frexp(2^s) gives the exponent s + 1).
+int shift_between(double hi, double lo) {
+  int e = 0;
+  std::frexp(hi / lo, &e);
+  return e - 1;
+}
 
 // This thread's four sub-histograms of nb + 1 bins (the last takes NaN and +-Inf), all zero
 // between uses.
@@ -195,14 +194,6 @@ void drain(uint32_t* sub, size_t nb, size_t top, Put put) {
   for (size_t j = 0; j < 4; ++j) sub[j * stride + nb] = 0;
 }
 
-// Scans and counts one chunk (see count_and_scan) into `out`.
-void do_chunk(const float* x, int64_t b, int64_t e, double guess, double current, size_t nb,
-              ChunkPart& part, uint32_t* out) {
-  uint32_t* sub = thread_sub_histograms(nb);
-  part.scan = count_and_scan(x, b, e, guess, current, sub, nb, part.range, part.top);
-  drain(sub, nb, part.top, [&](size_t k, uint32_t c) { out[k] = c; });
-}
-
 }  // namespace
 
 int64_t AbsHistogram::add(const float* x, int64_t n, exec::ThreadPool* pool) {
@@ -213,53 +204,44 @@ ValueScan AbsHistogram::add_batch(const float* x, int64_t n, exec::ThreadPool* p
   const int64_t chunks = (n + kChunk - 1) / kChunk;
   const size_t nb = counts_.size();
   if (chunks <= 1) return add_small(x, n);
-  // Per-chunk counts, kept between calls: allocating them anew between the executor's large
-  // buffers fragmented the heap (peak RSS several times the live bytes).
-  thread_local std::vector<uint32_t> kept_counts;
-  thread_local std::vector<ChunkPart> kept_parts;
-  std::vector<uint32_t>& local = kept_counts;  // this thread's, also inside the workers' lambda
-  std::vector<ChunkPart>& parts = kept_parts;
-  local.resize(static_cast<size_t>(chunks) * nb);
-  parts.assign(static_cast<size_t>(chunks), ChunkPart{});
-  const double current = range_;
+  // Each chunk's scan, kept between calls (its size grows with the largest tensor seen).
+  thread_local std::vector<ValueScan> kept_scans;
+  std::vector<ValueScan>& scans = kept_scans;  // this thread's, also inside the workers' lambda
+  scans.assign(static_cast<size_t>(chunks), ValueScan{});
   // A chunk guesses that it fits the largest range a chunk of this batch has been counted at
   // so far (the histogram's before the first). Any range at least the chunk's own gives the
-  // same final bins (see below), so which chunk saw what when does not change the result.
+  // same final bins (see the header), so which chunk saw what when does not change the result.
+  const double current = range_;
   std::atomic<double> seen{current};
+  // Each chunk's counts are added into the histogram as soon as they are made, under a lock:
+  // the histogram first grows to the chunk's range, or the chunk's bins are merged down to the
+  // histogram's (both exact), and integer sums do not depend on the order. No per-chunk copy
+  // of the counts is kept: growing one with the largest tensor seen put blocks between the
+  // executor's freed activations, and the next activations then took fresh pages.
+  std::mutex merge;
   const auto run = [&](int64_t c0, int64_t c1) {
+    uint32_t* sub = thread_sub_histograms(nb);
     for (int64_t c = c0; c < c1; ++c) {
-      ChunkPart& part = parts[static_cast<size_t>(c)];
-      do_chunk(x, c * kChunk, std::min(n, (c + 1) * kChunk), seen.load(), current, nb, part,
-               local.data() + static_cast<size_t>(c) * nb);
+      double range = 0;
+      size_t top = 0;
+      scans[static_cast<size_t>(c)] = count_and_scan(x, c * kChunk, std::min(n, (c + 1) * kChunk),
+                                                     seen.load(), current, sub, nb, range, top);
       double r = seen.load();
-      while (part.range > r && !seen.compare_exchange_weak(r, part.range)) {
+      while (range > r && !seen.compare_exchange_weak(r, range)) {
       }
+      const std::lock_guard<std::mutex> lock(merge);
+      if (range > range_) grow_to(std::nextafter(range, 0.0));  // range_ becomes `range`
+      const int shift = range > 0 ? shift_between(range_, range) : 0;
+      drain(sub, nb, top, [&](size_t k, uint32_t count) { counts_[k >> shift] += count; });
     }
   };
-  if (pool != nullptr && pool->size() > 1 && chunks > 1) {
+  if (pool != nullptr && pool->size() > 1) {
     pool->parallel_for(chunks, 1, run);
   } else {
     run(0, chunks);
   }
-  // Bring the histogram to the largest chunk range, then add each chunk's counts: a chunk
-  // counted at range r lands in bin k >> log2(R / r) at the final range R (exact).
   ValueScan total;
-  double top = range_;
-  for (const ChunkPart& p : parts) {
-    total.merge(p.scan);
-    top = std::max(top, p.range);
-  }
-  if (top > 0) grow_to(std::nextafter(top, 0.0));
-  for (int64_t c = 0; c < chunks; ++c) {
-    const ChunkPart& p = parts[static_cast<size_t>(c)];
-    const uint32_t* l = local.data() + static_cast<size_t>(c) * nb;
-    int shift = 0;  // log2(range_ / p.range): frexp(2^s) gives the exponent s + 1
-    if (p.range > 0) {
-      std::frexp(range_ / p.range, &shift);
-      --shift;
-    }
-    for (size_t k = 0; k <= p.top; ++k) counts_[k >> shift] += l[k];
-  }
+  for (const ValueScan& s : scans) total.merge(s);  // in chunk order: -0 and +0 ties stay put
   absmax_ = std::max(absmax_, static_cast<double>(total.absmax()));
   total_ += n - total.nonfinite;
   return total;

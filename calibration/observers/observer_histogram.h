@@ -54,8 +54,6 @@ class AbsHistogram {
  private:
   void grow_to(double range);
   ValueScan add_small(const float* x, int64_t n);  // add_batch for a single chunk
-  // Adds counts made at a power-of-two range <= range_ (merging them pairwise up to range_).
-  void add_counts(std::vector<int64_t>& counts, double range);
 
   std::vector<int64_t> counts_;
   double range_ = 0;  // power of two, or 0 while every value seen is zero
