@@ -2,6 +2,8 @@
 #include <malloc.h>
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <vector>
 
@@ -9,6 +11,27 @@
 #include "mixq/core/logging.h"
 #include "mixq/gpu/device.h"
 #include "mixq/version.h"
+
+namespace {
+
+// Ends the process once a command has finished: its outputs are committed (written to a
+// temporary, synced and renamed) before it returns. Static destructors are skipped, as
+// compilers do at exit: tearing down libonnx's schema registry (every operator at every
+// version), protobuf's descriptors and the command-line tree took about 3 ms of every
+// invocation and freed nothing the system does not reclaim anyway. Sanitizer builds exit
+// normally so that LeakSanitizer still checks at exit.
+[[noreturn]] void leave(int code) {
+  std::cout.flush();
+  std::cerr.flush();
+  std::fflush(nullptr);
+#ifdef MIXQ_SANITIZED
+  std::exit(code);
+#else
+  std::_Exit(code);
+#endif
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace mixq;
@@ -66,9 +89,9 @@ int main(int argc, char** argv) {
     }
     if (!s.ok()) {
       std::cerr << "mixq: " << s.to_string() << "\n";
-      return static_cast<int>(s.code());
+      leave(static_cast<int>(s.code()));
     }
-    return 0;
+    leave(0);
   }
   return static_cast<int>(StatusCode::kUsage);
 }
