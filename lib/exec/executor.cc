@@ -1,5 +1,7 @@
 #include "mixq/exec/executor.h"
 
+#include <algorithm>
+
 #include <map>
 #include <new>
 #include <unordered_map>
@@ -26,6 +28,7 @@ struct NodePlan {
   std::vector<int> input_slots;          // kOmitted, kOuterScope or a slot of this frame
   std::vector<int> output_slots;         // kOmitted or a slot
   std::vector<int> release;              // slots whose last use is this node
+  std::vector<int> donor_inputs;         // inputs of this frame released here (KernelDef::in_place)
   // The kernel last used, and the input dtypes it was chosen for.
   const KernelDef* kernel = nullptr;
   std::vector<DType> kernel_dtypes;
@@ -160,6 +163,14 @@ Expected<std::unique_ptr<GraphPlan>> Executor::Impl::plan_graph(const ir::Graph&
       plan->nodes[static_cast<size_t>(u)].release.push_back(static_cast<int>(s));
     }
   }
+  for (NodePlan& np : plan->nodes) {
+    for (size_t k = 0; k < np.input_slots.size(); ++k) {
+      const int slot = np.input_slots[k];
+      if (slot >= 0 && std::find(np.release.begin(), np.release.end(), slot) != np.release.end()) {
+        np.donor_inputs.push_back(static_cast<int>(k));
+      }
+    }
+  }
   return plan;
 }
 
@@ -211,6 +222,17 @@ Status Executor::Impl::run_node(NodePlan& np, Frame& frame, Observer* observer) 
     }
   }
 
+  // Inputs read last here whose buffers nothing else holds (no observer's copy, no view, not
+  // an initializer or a feed): an in-place kernel may write its output over one of them.
+  std::vector<const ir::Tensor*> donors;
+  if (np.kernel->in_place) {
+    for (int k : np.donor_inputs) {
+      const ir::Tensor* t = in[static_cast<size_t>(k)];
+      if (t != nullptr && t->buffer() && t->buffer().use_count() == 1 && t->buffer()->writable()) {
+        donors.push_back(t);
+      }
+    }
+  }
   std::vector<ir::Tensor> out(n_out);
   KernelContext ctx(
       node, np.opset, std::move(in), out, inferred, pool,
@@ -218,6 +240,7 @@ Status Executor::Impl::run_node(NodePlan& np, Frame& frame, Observer* observer) 
         return run_subgraph(g, std::move(sub_in), &frame);
       },
       &np.state);
+  ctx.offer_buffers(std::move(donors));
   try {
     MIXQ_RETURN_IF_ERROR(np.kernel->fn(ctx));
   } catch (const std::bad_alloc&) {

@@ -44,6 +44,16 @@ Expected<ir::Tensor*> KernelContext::output(size_t i, DType dtype,
   if (i >= outputs_.size()) {
     return internal_error(node_.describe(), ": output ", i, " out of range");
   }
+  if (i == 0) {
+    for (const ir::Tensor* d : donors_) {
+      if (d->dtype() != dtype || d->dims() != dims || dtype == DType::kString) continue;
+      auto t = ir::Tensor::from_buffer(dtype, dims, d->buffer());
+      if (!t.ok()) break;
+      outputs_[0] = std::move(t).value();
+      donors_.clear();
+      return &outputs_[0];
+    }
+  }
   auto t = ir::Tensor::uninitialized(dtype, dims);
   if (!t.ok()) return t.status().with_context(node_.describe());
   outputs_[i] = std::move(t).value();

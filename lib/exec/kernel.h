@@ -61,6 +61,10 @@ class KernelContext {
   Expected<ir::Tensor*> output(size_t i, DType dtype, const std::vector<int64_t>& dims);
   // Sets output i to an existing tensor (sharing its buffer: Reshape, Identity, ...).
   void set_output(size_t i, ir::Tensor t);
+  // Inputs whose buffers output 0 may take over (KernelDef::in_place): output(0, ...) uses the
+  // first with the requested dtype and dims instead of allocating. The executor offers only
+  // inputs whose last reader is this node and whose buffer nothing else holds.
+  void offer_buffers(std::vector<const ir::Tensor*> donors) { donors_ = std::move(donors); }
 
   ThreadPool& pool() { return pool_; }
 
@@ -93,6 +97,7 @@ class KernelContext {
   SubgraphRunner subgraphs_;
   std::shared_ptr<NodeState>* node_state_ = nullptr;
   std::shared_ptr<NodeState> own_state_;
+  std::vector<const ir::Tensor*> donors_;
 };
 
 // A set of dtypes, as a bit mask over the ONNX numbers.
@@ -148,6 +153,11 @@ struct KernelDef {
   TypeSet types;
   int type_input;
   KernelFn fn;
+  // Output 0 may be written over an input of the same dtype and dims that nothing else holds
+  // (the executor offers such inputs, see KernelContext::offer_buffers). Only for kernels that
+  // compute each output element from the inputs' elements at the same index, reading them
+  // before writing it, through pointers not marked __restrict.
+  bool in_place = false;
 };
 
 }  // namespace mixq::exec

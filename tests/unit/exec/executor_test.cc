@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <map>
 #include <numeric>
 
 #include "graph_builder.h"
@@ -179,6 +180,109 @@ TEST(Executor, rejects_model_with_ops_it_cannot_run) {
   EXPECT_EQ(ex.status().code(), StatusCode::kUnsupported);
   EXPECT_NE(ex.status().message().find("FancyOp 'FancyOp_0'"), std::string::npos)
       << ex.status().message();
+}
+
+// Where each node's output lives (op type -> first byte), without holding the tensors.
+struct OutputAddresses : exec::Observer {
+  std::map<std::string, const std::byte*> at;
+  void on_output(const ir::Node& node, const ir::Value&, const ir::Tensor& t) override {
+    at[node.op_type()] = t.raw_data();
+  }
+};
+
+// Keeps every node output (as analyze and calibrate's queue do): nothing may be written over.
+struct KeepOutputs : exec::Observer {
+  std::map<std::string, ir::Tensor> kept;
+  void on_output(const ir::Node& node, const ir::Value&, const ir::Tensor& t) override {
+    kept[node.op_type()] = t;
+  }
+};
+
+std::vector<float> floats_of(const ir::Tensor& t) {
+  return std::vector<float>(t.data<float>(), t.data<float>() + t.numel());
+}
+
+// x -> Neg -> Relu -> Add(., c) -> Exp, Mul(Exp, Add): Relu and Add (in-place kernels) write
+// over the dead output before them; Exp (not in place) and the feed and initializer never.
+TEST(Executor, InPlaceKernelsWriteOverInputsNothingElseHolds) {
+  GraphBuilder b(17);
+  auto* x = b.input("x", DType::kFloat32, {4096});
+  const ir::Tensor c_values = testing::random_floats({4096}, 7);
+  auto* c = b.constant("c", c_values);
+  auto* n = b.node("Neg", {x})[0];
+  auto* r = b.node("Relu", {n})[0];
+  auto* a = b.node("Add", {r, c})[0];
+  auto* e = b.node("Exp", {a})[0];
+  b.output(b.node("Mul", {e, a})[0]);
+  b.output(
+      b.node("Sub", {x, c})[0]);  // the feed's last reader is in place, but the caller holds it
+  auto ex = exec::Executor::create(b.model());
+  ASSERT_TRUE(ex.ok()) << ex.status().to_string();
+  const ir::Tensor x_values = testing::random_floats({4096}, 8);
+  const std::vector<float> x_before = floats_of(x_values);
+
+  OutputAddresses addr;
+  auto out = (*ex)->run({{"x", x_values}}, &addr);
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  EXPECT_EQ(addr.at["Relu"], addr.at["Neg"]) << "Relu allocated instead of reusing Neg's output";
+  EXPECT_EQ(addr.at["Add"], addr.at["Neg"]) << "Add allocated instead of reusing Relu's output";
+  EXPECT_NE(addr.at["Exp"], addr.at["Neg"]) << "Exp is not an in-place kernel";
+  EXPECT_NE(addr.at["Sub"], x_values.raw_data()) << "Sub wrote over the feed";
+  EXPECT_EQ(floats_of(x_values), x_before);
+  EXPECT_EQ(floats_of(*c->initializer()), floats_of(c_values)) << "the initializer changed";
+
+  // An observer holding the outputs turns every reuse off; the results are the same bytes, and
+  // what it holds is each node's own output.
+  KeepOutputs keep;
+  auto kept_out = (*ex)->run({{"x", x_values}}, &keep);
+  ASSERT_TRUE(kept_out.ok()) << kept_out.status().to_string();
+  EXPECT_EQ(floats_of((*kept_out)[0]), floats_of((*out)[0]));
+  const std::vector<float> neg = floats_of(keep.kept["Neg"]);
+  const std::vector<float> relu = floats_of(keep.kept["Relu"]);
+  const std::vector<float> add = floats_of(keep.kept["Add"]);
+  for (size_t i = 0; i < x_before.size(); ++i) {
+    ASSERT_EQ(neg[i], -x_before[i]) << i;
+    ASSERT_EQ(relu[i], std::max(-x_before[i], 0.0f)) << i;
+    ASSERT_EQ(add[i], relu[i] + c_values.data<float>()[i]) << i;
+  }
+  EXPECT_NE(keep.kept["Relu"].raw_data(), keep.kept["Neg"].raw_data());
+  // A second run gives the same bytes (nothing the first run wrote over was reused).
+  auto again = (*ex)->run({{"x", x_values}});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(floats_of((*again)[0]), floats_of((*out)[0]));
+}
+
+// An input read again later is not written over; a broadcast input (other dims than the
+// output) is not either, while the full-size one is.
+TEST(Executor, InPlaceSkipsInputsReadLaterAndBroadcastInputs) {
+  GraphBuilder b(17);
+  auto* x = b.input("x", DType::kFloat32, {2, 3});
+  auto* y = b.input("y", DType::kFloat32, {3});
+  auto* n = b.node("Neg", {x})[0];
+  auto* r = b.node("Relu", {n})[0];  // n is read again by Exp below
+  auto* e = b.node("Exp", {n})[0];
+  auto* s = b.node("Sqrt", {y})[0];                        // [3], dead after the Add
+  auto* a = b.node("Add", {s, b.node("Abs", {r})[0]})[0];  // [3] + [2, 3]: only Abs's fits
+  b.output(e);
+  b.output(a);
+  auto ex = exec::Executor::create(b.model());
+  ASSERT_TRUE(ex.ok()) << ex.status().to_string();
+  const ir::Tensor xv = ir::Tensor::from_floats({2, 3}, {1.5f, -2.0f, 0.25f, -0.5f, 3.0f, -4.0f});
+  const ir::Tensor yv = ir::Tensor::from_floats({3}, {4.0f, 9.0f, 16.0f});
+  OutputAddresses addr;
+  auto out = (*ex)->run({{"x", xv}, {"y", yv}}, &addr);
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  EXPECT_NE(addr.at["Relu"], addr.at["Neg"]) << "Relu wrote over a tensor Exp still reads";
+  EXPECT_NE(addr.at["Add"], addr.at["Sqrt"]) << "Add wrote a [2, 3] output over a [3] input";
+  EXPECT_EQ(addr.at["Add"], addr.at["Abs"]);
+  const std::vector<float> x0 = floats_of(xv);
+  const std::vector<float> ev = floats_of((*out)[0]), av = floats_of((*out)[1]);
+  const float sq[3] = {2.0f, 3.0f, 4.0f};
+  for (size_t i = 0; i < 6; ++i) {
+    EXPECT_NEAR(ev[i], std::exp(-x0[i]), 1e-6f * std::exp(-x0[i]))
+        << i << ": Exp saw Relu's output";
+    EXPECT_EQ(av[i], sq[i % 3] + std::fabs(std::max(-x0[i], 0.0f))) << i;
+  }
 }
 
 TEST(Executor, ViewOpsShareTheInputBuffer) {

@@ -66,10 +66,10 @@ void register_binary_arith_kernels(std::vector<KernelDef>& out) {
   // Add-1/6 were float-only, 7 added int32/int64/uint32/uint64 and 14 the 8/16-bit integers;
   // one superset registration keeps models that rely on newer type lists running at old opsets.
   const TypeSet t = types::kNumeric;
-  out.push_back({"", "Add", 1, 21, t, 0, binary_arith<Op::kAdd>});
-  out.push_back({"", "Sub", 1, 21, t, 0, binary_arith<Op::kSub>});
-  out.push_back({"", "Mul", 1, 21, t, 0, binary_arith<Op::kMul>});
-  out.push_back({"", "Div", 1, 21, t, 0, binary_arith<Op::kDiv>});
+  out.push_back({"", "Add", 1, 21, t, 0, binary_arith<Op::kAdd>, /*in_place=*/true});
+  out.push_back({"", "Sub", 1, 21, t, 0, binary_arith<Op::kSub>, /*in_place=*/true});
+  out.push_back({"", "Mul", 1, 21, t, 0, binary_arith<Op::kMul>, /*in_place=*/true});
+  out.push_back({"", "Div", 1, 21, t, 0, binary_arith<Op::kDiv>, /*in_place=*/true});
 }
 
 }  // namespace mixq::exec

@@ -122,8 +122,8 @@ MIXQ_FLOAT_UNARY(Softplus, v > C(0) ? v + std::log1p(std::exp(-v)) : std::log1p(
 
 void register_unary_kernels(std::vector<KernelDef>& out) {
   using namespace types;
-  out.push_back({"", "Relu", 1, 13, kFloats, 0, unary<Relu>});
-  out.push_back({"", "Relu", 14, 21, kFloats | kSignedInts, 0, unary<Relu>});
+  out.push_back({"", "Relu", 1, 13, kFloats, 0, unary<Relu>, /*in_place=*/true});
+  out.push_back({"", "Relu", 14, 21, kFloats | kSignedInts, 0, unary<Relu>, /*in_place=*/true});
   out.push_back({"", "Neg", 1, 21, kFloats | kSignedInts, 0, unary<Neg>});
   out.push_back({"", "Abs", 1, 21, kNumeric, 0, unary<Abs>});
   out.push_back({"", "Sign", 9, 21, kNumeric, 0, unary<Sign>});

@@ -185,7 +185,7 @@ Status instance_norm(KernelContext& ctx) {
 
 void register_norm_batch_kernels(std::vector<KernelDef>& out) {
   using namespace types;
-  out.push_back({"", "BatchNormalization", 1, 21, kFloats, 0, batch_norm});
+  out.push_back({"", "BatchNormalization", 1, 21, kFloats, 0, batch_norm, /*in_place=*/true});
   out.push_back({"", "InstanceNormalization", 1, 21, kFloats, 0, instance_norm});
 }
 
