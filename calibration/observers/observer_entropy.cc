@@ -29,6 +29,21 @@ EntropySearch::EntropySearch(const AbsHistogram& h) {
     nonzero_[k + 1] = nonzero_[k] + (c != 0);
     clogc_[k + 1] = clogc_[k] + (c > 1 ? double(c) * std::log(double(c)) : 0.0);
   }
+  // log(S_j / nz_j) of every bucket but the last, for each bucket width: they depend on the
+  // width only, not on the candidate, and were most of the search's logarithms.
+  const int64_t widths = static_cast<int64_t>(n) / kLevels;
+  log_mean_.assign(static_cast<size_t>(std::max<int64_t>(widths, 0) * kLevels),
+                   std::numeric_limits<double>::quiet_NaN());
+  for (int64_t m = 1; m <= widths; ++m) {
+    for (int64_t j = 0; j + 1 < kLevels; ++j) {
+      const auto a = static_cast<size_t>(j * m);
+      const auto b = static_cast<size_t>((j + 1) * m);
+      const int64_t nz = nonzero_[b] - nonzero_[a];
+      if (nz == 0) continue;  // stays NaN: an empty bucket
+      log_mean_[static_cast<size_t>((m - 1) * kLevels + j)] =
+          std::log(double(count_[b] - count_[a]) / double(nz));
+    }
+  }
 }
 
 // With N the total count, c_k the counts, bucket j holding bins [a, b) with sum S_j over nz_j
@@ -50,8 +65,11 @@ double EntropySearch::divergence(int64_t i) const {
     const auto b = static_cast<size_t>(j == kLevels - 1 ? i : (j + 1) * merged);
     const int64_t nz = nonzero_[b] - nonzero_[a];
     if (nz == 0) continue;
-    const double s = double(count_[b] - count_[a]);
-    const double log_q = std::log(s / double(nz)) - log_below;  // log Q_k for its non-empty bins
+    // log Q_k for the bucket's non-empty bins.
+    const double log_q =
+        (j == kLevels - 1 ? std::log(double(count_[b] - count_[a]) / double(nz))
+                          : log_mean_[static_cast<size_t>((merged - 1) * kLevels + j)]) -
+        log_below;
     // Bins [a, e): every non-empty bin but i-1.
     const size_t e = j == kLevels - 1 ? b - 1 : b;
     const double c = double(count_[e] - count_[a]);

@@ -30,6 +30,8 @@ class EntropySearch {
  private:
   std::vector<int64_t> count_, nonzero_;  // prefix sums of c and of (c != 0)
   std::vector<double> clogc_;             // prefix sums of c log c
+  // log(S_j / nz_j) of bucket j < 127 for bucket width m at [(m - 1) * 128 + j]; NaN if empty.
+  std::vector<double> log_mean_;
 };
 
 }  // namespace mixq::calib
