@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "mixq/core/simd.h"
+
 namespace mixq::calib {
 
 AbsHistogram::AbsHistogram(int bins) : counts_(static_cast<size_t>(bins), 0) {
@@ -82,18 +84,18 @@ void count_chunk(const float* x, int64_t b, int64_t e, T scale, uint32_t* sub, s
 }
 
 // count_chunk and scan_values in one pass, for when the range to count at is already known to
-// be probably large enough: the indexes come from the same 16-lane vectors as the min/max.
+// be probably large enough: the indexes come from the same vectors (kFloatLanes) as the min/max.
 // Finite values at or above the range (|x| * scale >= nb) land in the extra bin like NaN; the
 // caller sees that from the scan's absmax and counts again at a larger range.
 ValueScan count_scan_chunk(const float* x, int64_t b, int64_t e, float scale, uint32_t* sub,
                            size_t nb) {
-  constexpr int kLanes = 16;
+  constexpr int kLanes = kFloatLanes;
   constexpr int64_t kBlock = 64;
   using F = float __attribute__((vector_size(kLanes * sizeof(float))));
   using I = int32_t __attribute__((vector_size(kLanes * sizeof(int32_t))));
   constexpr float kInf = std::numeric_limits<float>::infinity();
   F lo = F{} + kInf, hi = F{} - kInf;
-  I bad = I{};  // per lane: at most 2^16 / 16 per chunk
+  I bad = I{};  // per lane: at most 2^16 / kLanes per chunk
   const F big = F{} + kFloatMax, sink = F{} + static_cast<float>(nb), sc = F{} + scale;
   const size_t stride = nb + 1;
   alignas(64) int32_t idx[kBlock];

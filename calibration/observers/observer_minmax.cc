@@ -1,6 +1,7 @@
 #include "mixq/calibration/observers/observer_minmax.h"
 
 #include "mixq/core/float_bits.h"
+#include "mixq/core/simd.h"
 
 #include <algorithm>
 #include <cmath>
@@ -21,10 +22,11 @@ float ValueScan::absmax() const {
   return std::max(std::fabs(lo), std::fabs(hi));
 }
 
-// Over 16 independent lanes held in vector registers (a single running min/max is a reduction
-// the compiler leaves scalar), branch-free: |x| <= FLT_MAX is false exactly for NaN and +-Inf.
+// Over kFloatLanes independent lanes held in vector registers (a single running min/max is a
+// reduction the compiler leaves scalar), branch-free: |x| <= FLT_MAX is false exactly for NaN and
+// +-Inf.
 ValueScan scan_values(const float* x, int64_t b, int64_t e) {
-  constexpr int kLanes = 16;
+  constexpr int kLanes = kFloatLanes;
   using F = float __attribute__((vector_size(kLanes * sizeof(float))));
   using I = int32_t __attribute__((vector_size(kLanes * sizeof(int32_t))));
   constexpr float kInf = std::numeric_limits<float>::infinity();

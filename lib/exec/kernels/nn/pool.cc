@@ -15,9 +15,11 @@
 #include <cstring>
 #include <limits>
 #include <type_traits>
+#include <utility>
 
 #include "kernels/nn/nn_kernels.h"
 #include "kernels/nn/nn_util.h"
+#include "mixq/core/simd.h"
 
 namespace mixq::exec {
 namespace {
@@ -211,10 +213,10 @@ inline float max_fold(float a, float v) {
 }
 
 // One 2x2 window from its taps in pool_row's order (a, b the top row, c, d the bottom), on
-// 16 lanes (V a vector) or one: max folds the taps as pool_row does (strict >; the first NaN
-// wins; max_fold(-Inf, a) is a), and grouping the fold by rows gives the same result: the
-// first of equal maxima (+-0) in (a, b, c, d) order, or the first NaN. Average sums from 0 in
-// order (0 + -0 is +0, as in pool_row) and divides by 4.
+// kFloatLanes lanes (V a vector) or one: max folds the taps as pool_row does (strict >; the
+// first NaN wins; max_fold(-Inf, a) is a), and grouping the fold by rows gives the same
+// result: the first of equal maxima (+-0) in (a, b, c, d) order, or the first NaN. Average
+// sums from 0 in order (0 + -0 is +0, as in pool_row) and divides by 4.
 template <PoolKind kKind, typename V>
 V window_2x2(V a, V b, V c, V d) {
   if constexpr (kKind == PoolKind::kMax) {
@@ -229,15 +231,23 @@ V window_2x2(V a, V b, V c, V d) {
   }
 }
 
+// Lanes first, first + 2, ... of the concatenation of a and b: the even (first 0) or odd
+// (first 1) columns of two vectors of consecutive columns.
+template <size_t kFirst, typename V, size_t... kLane>
+V every_second(V a, V b, std::index_sequence<kLane...>) {
+  return __builtin_shufflevector(a, b, (kFirst + 2 * kLane)...);
+}
+
 // MaxPool and AveragePool 2x2 stride 2 over float planes of even height and width (the
 // commonest CNN pools), row_pairs pairs of input rows of width W. A pair of rows is
-// contiguous: a block of pairs is split into its even and odd columns in 16-lane vectors, and
-// each window is then computed at its top-left position from the positions 0 and Wo further
-// on (its bottom row), in place, in vectors too. (The per-plane gather path made this a
-// scalar loop through memory, with a data-dependent branch for max.)
+// contiguous: a block of pairs is split into its even and odd columns in vectors of
+// kFloatLanes, and each window is then computed at its top-left position from the positions 0
+// and Wo further on (its bottom row), in place, in vectors too. (The per-plane gather path
+// made this a scalar loop through memory, with a data-dependent branch for max.)
 template <PoolKind kKind>
 void pool_2x2(const float* x, float* y, int64_t row_pairs, int64_t W) {
-  using F = float __attribute__((vector_size(16 * sizeof(float))));
+  constexpr int64_t L = kFloatLanes;
+  using F = float __attribute__((vector_size(L * sizeof(float))));
   const int64_t Wo = W / 2;
   const int64_t per_block = std::max<int64_t>(1, 1024 / W);  // row pairs per block
   std::vector<float> buf(static_cast<size_t>(2 * per_block * W));
@@ -248,14 +258,12 @@ void pool_2x2(const float* x, float* y, int64_t row_pairs, int64_t W) {
     const int64_t n = pairs * W;
     const float* xb = x + r0 * 2 * W;
     int64_t k = 0;
-    for (; k + 16 <= n; k += 16) {
+    for (; k + L <= n; k += L) {
       F lo, hi;
       std::memcpy(&lo, xb + 2 * k, sizeof(F));
-      std::memcpy(&hi, xb + 2 * k + 16, sizeof(F));
-      const F e = __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26,
-                                          28, 30);
-      const F o = __builtin_shufflevector(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27,
-                                          29, 31);
+      std::memcpy(&hi, xb + 2 * k + L, sizeof(F));
+      const F e = every_second<0>(lo, hi, std::make_index_sequence<L>{});
+      const F o = every_second<1>(lo, hi, std::make_index_sequence<L>{});
       std::memcpy(ev + k, &e, sizeof(F));
       std::memcpy(od + k, &o, sizeof(F));
     }
@@ -266,7 +274,7 @@ void pool_2x2(const float* x, float* y, int64_t row_pairs, int64_t W) {
     // Results into ev at the top rows' positions; each step reads only at or ahead of where
     // it writes.
     k = 0;
-    for (; k + 16 <= n - Wo; k += 16) {
+    for (; k + L <= n - Wo; k += L) {
       F a, b, c, d;
       std::memcpy(&a, ev + k, sizeof(F));
       std::memcpy(&b, od + k, sizeof(F));
