@@ -10,8 +10,9 @@
 //
 // Every output element is one fused multiply-add chain over k = 0..K-1 in order, computed by
 // one tile, so results do not depend on the thread count or on how tiles are scheduled.
-// Available when the build targets AVX-512 (MIXQ_NATIVE on such a machine); otherwise
-// packed_gemm_available() is false and callers use gemm() (Eigen). Internal.
+// Built for AVX-512 and for AVX2 with FMA (MIXQ_NATIVE on such a machine), both with the same
+// chain of fused multiply-adds per output. Otherwise packed_gemm_available() is false and
+// callers use gemm() (Eigen), whose sums depend on the product's width. Internal.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +25,10 @@
 namespace mixq::exec {
 
 bool packed_gemm_available();
+// Whether MatMul and Gemm multiply by a packed weight (gemm_packed_right): on AVX-512 builds.
+// On AVX2 the tile is computed in 6 × 16 pieces, and tinygpt's MatMuls took 17 % more CPU
+// time than with Eigen's kernel (Conv's left products were no slower), so they keep Eigen.
+bool packed_right_used();
 
 // Float storage on 64-byte boundaries, so that the tiles' 64-byte loads of packed rows never
 // straddle two cache lines.

@@ -17,8 +17,8 @@ using namespace testing::kt;  // NOLINT(google-build-using-namespace)
 
 #define SKIP_WITHOUT_PACKED_GEMM()                                                     \
   if (!exec::packed_gemm_available()) {                                                \
-    GTEST_SKIP() << "this build has no AVX-512 packed GEMM (MIXQ_NATIVE=OFF or a CPU " \
-                    "without AVX-512); MatMul, Gemm and Conv use Eigen";               \
+    GTEST_SKIP() << "this build has no packed GEMM (MIXQ_NATIVE=OFF or a CPU without " \
+                    "AVX-512 or AVX2 with FMA); MatMul, Gemm and Conv use Eigen";      \
   }
 
 std::vector<float> random_vector(size_t n, uint32_t seed) {
