@@ -53,8 +53,12 @@ std::string check(const std::vector<float>& got, int64_t M, int64_t N,
 struct Shape {
   int64_t M, N, K;
 };
-const Shape kShapes[] = {{1, 1, 1},      {5, 16, 7},  {12, 32, 64},  {13, 33, 3},
-                         {37, 100, 300}, {24, 31, 1}, {128, 96, 256}};
+// Every row count of a tile (1..12: M, and 13, 37 leave one row) and column tails on both
+// sides of the AVX2 pieces' 8- and 16-column halves (N = 8, 9, 15, 17, 20, 24, 31, 33, ...).
+const Shape kShapes[] = {{1, 1, 1},      {5, 16, 7},  {12, 32, 64},   {13, 33, 3},
+                         {37, 100, 300}, {24, 31, 1}, {128, 96, 256}, {2, 8, 3},
+                         {3, 24, 2},     {4, 17, 2},  {6, 15, 2},     {7, 20, 5},
+                         {8, 40, 4},     {9, 9, 6},   {10, 48, 3},    {11, 64, 2}};
 
 TEST(PackedGemm, RightMatchesFloat64OnEveryTail) {
   SKIP_WITHOUT_PACKED_GEMM();
