@@ -84,8 +84,8 @@ void tile(const float* a, const float* b, int64_t b_k, const int64_t* koff, int6
 // AVX2 with FMA: 8-lane registers. A tile's R × 32 outputs would need 4R accumulators, more
 // than the 16 registers, so it is computed in pieces of at most kPieceRows rows × 16 columns
 // (12 accumulators, 2 loads of b and a broadcast), each over the whole k range: every output
-// is still one fused multiply-add chain over k in order from zero, the same bits as the
-// AVX-512 tile's.
+// is still one fused multiply-add chain over k in order from zero, the same operations in the
+// same order as in the AVX-512 tile.
 constexpr int kPieceRows = 6;
 
 // All ones in the lanes j < n (n may be below 0 or above 8).
