@@ -210,7 +210,10 @@ TEST(CliDeterminism, AnalyzeIsBitIdenticalAcrossThreads1_3_5) {
 
 // The eval set's layout is not covered by bit-identity: the model is the same bytes, the layer
 // shapes and estimates describe one eval run, and the verification metrics are accumulated run
-// by run (a different summation order) and agree to 1e-6 relative.
+// by run (a different summation order) and agree to 1e-4 relative. (1.98e-8 on an AVX-512
+// build; 1.7e-5 on an AVX2 one, where the quantized model's products, whose weights are
+// DequantizeLinear outputs and so go through Eigen, also sum differently for 500 columns
+// than for 1: docs/determinism.md.)
 TEST(CliDeterminism, EvalLayoutKeepsTheModelAndMovesMetricsOnlyInTheLastDigits) {
   TempDir dir;
   const std::string sample = "digits_cnn";
@@ -237,7 +240,7 @@ TEST(CliDeterminism, EvalLayoutKeepsTheModelAndMovesMetricsOnlyInTheLastDigits) 
     const double x = va[metric].get<double>(), y = vb[metric].get<double>();
     const double rel = std::abs(x - y) / std::abs(x);
     worst = std::max(worst, rel);
-    EXPECT_LE(rel, 1e-6) << metric << ": " << x << " vs " << y;
+    EXPECT_LE(rel, 1e-4) << metric << ": " << x << " vs " << y;
   }
   std::cout << "eval layout: verification metrics differ by at most " << worst << " relative\n";
   EXPECT_EQ(a["verification"]["task"], b["verification"]["task"]);  // accuracy: counts, exact

@@ -196,14 +196,6 @@ bool packed_gemm_available() {
 #endif
 }
 
-bool packed_right_used() {
-#if defined(__AVX512F__)
-  return true;
-#else
-  return false;
-#endif
-}
-
 std::unique_ptr<PackedRight> pack_right(const float* B, int64_t K, int64_t N, int64_t ldb,
                                         bool trans_b) {
   auto p = std::make_unique<PackedRight>();

@@ -25,10 +25,6 @@
 namespace mixq::exec {
 
 bool packed_gemm_available();
-// Whether MatMul and Gemm multiply by a packed weight (gemm_packed_right): on AVX-512 builds.
-// On AVX2 the tile is computed in 6 × 16 pieces, and tinygpt's MatMuls took 17 % more CPU
-// time than with Eigen's kernel (Conv's left products were no slower), so they keep Eigen.
-bool packed_right_used();
 
 // Float storage on 64-byte boundaries, so that the tiles' 64-byte loads of packed rows never
 // straddle two cache lines.

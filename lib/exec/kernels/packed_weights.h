@@ -6,7 +6,6 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <type_traits>
 #include <vector>
 
 #include "kernels/packed_gemm.h"
@@ -23,14 +22,11 @@ inline constexpr int64_t kPackedWeightBudget = int64_t{512} << 20;
 
 // The value make() returns for weight input `input`, made once and kept while the input is the
 // same initializer (data, dims) and `variant` (e.g. a transpose flag) is unchanged. nullptr
-// when packed GEMMs are not available in this build (or, for a PackedRight, not used), the input is
+// when packed GEMMs are not available in this build, the input is
 // not an initializer, or keeping it would take the packed weights past kPackedWeightBudget.
 template <typename T, typename Make>
 const T* packed_weight(KernelContext& ctx, size_t input, int64_t variant, Make make) {
   if (!packed_gemm_available() || !ctx.input_is_initializer(input)) return nullptr;
-  if constexpr (std::is_same_v<T, PackedRight>) {
-    if (!packed_right_used()) return nullptr;
-  }
   struct Entry : NodeState {
     ~Entry() override { g_packed_weight_bytes -= bytes; }
     const void* data = nullptr;
