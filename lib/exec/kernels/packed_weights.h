@@ -22,8 +22,8 @@ inline constexpr int64_t kPackedWeightBudget = int64_t{512} << 20;
 
 // The value make() returns for weight input `input`, made once and kept while the input is the
 // same initializer (data, dims) and `variant` (e.g. a transpose flag) is unchanged. nullptr
-// when packed GEMMs are not available in this build, the input is
-// not an initializer, or keeping it would take the packed weights past kPackedWeightBudget.
+// when packed GEMMs are not available in this build, the input is not an initializer, or
+// keeping it would take the packed weights past kPackedWeightBudget.
 template <typename T, typename Make>
 const T* packed_weight(KernelContext& ctx, size_t input, int64_t variant, Make make) {
   if (!packed_gemm_available() || !ctx.input_is_initializer(input)) return nullptr;
