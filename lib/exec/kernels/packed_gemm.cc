@@ -202,9 +202,22 @@ std::unique_ptr<PackedRight> pack_right(const float* B, int64_t K, int64_t N, in
   p->K = K;
   p->N = N;
   p->data.assign(static_cast<size_t>(ceil_div(N, kPanel) * K * kPanel), 0.0f);
-  for (int64_t j = 0; j < N; ++j) {
-    float* dst = p->data.data() + (j / kPanel) * K * kPanel + j % kPanel;
-    for (int64_t k = 0; k < K; ++k) dst[k * kPanel] = trans_b ? B[j * ldb + k] : B[k * ldb + j];
+  // B is read along its rows (a column-by-column walk of a large [K, N] weight missed the
+  // cache on every element): panel rows of kPanel floats are written whole.
+  float* out = p->data.data();
+  if (trans_b) {
+    for (int64_t j = 0; j < N; ++j) {
+      float* dst = out + (j / kPanel) * K * kPanel + j % kPanel;
+      for (int64_t k = 0; k < K; ++k) dst[k * kPanel] = B[j * ldb + k];
+    }
+  } else {
+    for (int64_t k = 0; k < K; ++k) {
+      for (int64_t j0 = 0; j0 < N; j0 += kPanel) {
+        const int64_t w = std::min(kPanel, N - j0);
+        std::copy(B + k * ldb + j0, B + k * ldb + j0 + w,
+                  out + (j0 / kPanel) * K * kPanel + k * kPanel);
+      }
+    }
   }
   return p;
 }

@@ -284,13 +284,10 @@ TEST(Analyze, SmallModelEqualsNaiveForEveryLayerAndFormat) {
 
   // The same data as 48 runs of one sample: the statistics accumulated run by run give the
   // metric of the whole set, here against the naive approach run on the same 48 runs (cosine:
-  // the per-sample file has no labels). Not against the one-run analysis above: a run of one
-  // row and a run of 48 rows are different float computations when a MatMul's right operand is
-  // not an initializer (a DequantizeLinear output, or a float16 weight widened per call): that
-  // operand goes through Eigen, whose row-vector product (GEMV) and matrix product (GEBP) sum
-  // the K terms in different orders, so the quantized outputs differ in their last bits
-  // (1e-7..1e-6 relative in SQNR) while the suffix and the naive model are bit-identical on
-  // either layout.
+  // the per-sample file has no labels), so not against the one-run analysis above. (A
+  // MatMul's right operand that is not an initializer, a DequantizeLinear output or a float16
+  // weight widened per call, is packed for the call with a build's packed GEMM, so one row or
+  // 48 give the same bits; with Eigen, GEMV and GEBP sum the K terms in different orders.)
   o.eval = s.eval_samples;
   auto per_run = analyze(s.model, o);
   ASSERT_TRUE(per_run.ok()) << per_run.status().to_string();

@@ -68,14 +68,19 @@ Status gemm_typed(KernelContext& ctx, const GemmShape& g, const T* a, const T* b
     beta = T(0);
   }
   if constexpr (std::is_same_v<T, float>) {
-    // A constant B (the weight of a linear layer): packed once; A B first, then alpha and
-    // beta C, elementwise.
-    const PackedRight* pb =
-        !g.trans_a && ctx.input(1).data<float>() == b
-            ? packed_weight<PackedRight>(
-                  ctx, 1, g.trans_b,
-                  [&] { return pack_right(b, g.k, g.n, g.trans_b ? g.k : g.n, g.trans_b); })
-            : nullptr;
+    // B (the weight of a linear layer) packed, once when it is an initializer, else for this
+    // call; A B first, then alpha and beta C, elementwise.
+    // (A float16 B widened into `b` is not the input's data: packed for this call.)
+    const auto make = [&] { return pack_right(b, g.k, g.n, g.trans_b ? g.k : g.n, g.trans_b); };
+    std::unique_ptr<PackedRight> fresh;
+    const PackedRight* pb = nullptr;
+    if (!g.trans_a && ctx.input(1).raw_data() == static_cast<const void*>(b)) {
+      pb = packed_weight_or_fresh<PackedRight>(ctx, 1, g.trans_b, make, fresh);
+    } else if (!g.trans_a && packed_gemm_available() &&
+               static_cast<int64_t>(ctx.input(1).nbytes()) <= kFreshPackLimit) {
+      fresh = make();
+      pb = fresh.get();
+    }
     if (pb != nullptr) {
       std::vector<float> ab;
       float* dst = y;

@@ -56,10 +56,20 @@ Status matmul_typed(KernelContext& ctx, const T* a, const T* b, T* c) {
     shared_b = b_off[static_cast<size_t>(i)] == b_off[0] && a_off[static_cast<size_t>(i)] == i;
   }
   if constexpr (std::is_same_v<T, float>) {
-    // A constant 2-D weight: packed once, then every row of every batch in one product.
-    if ((batches == 1 || shared_b) && ctx.input(1).rank() == 2 && ctx.input(1).data<float>() == b) {
-      const PackedRight* pb =
-          packed_weight<PackedRight>(ctx, 1, 0, [&] { return pack_right(b, K, N, N, false); });
+    // A 2-D weight: packed (once when it is an initializer, else for this call), then every
+    // row of every batch in one product. (A float16 weight widened into `b` is not the
+    // input's data: packed for this call.)
+    if ((batches == 1 || shared_b) && ctx.input(1).rank() == 2) {
+      const auto make = [&] { return pack_right(b, K, N, N, false); };
+      std::unique_ptr<PackedRight> fresh;
+      const PackedRight* pb = nullptr;
+      if (ctx.input(1).raw_data() == static_cast<const void*>(b)) {
+        pb = packed_weight_or_fresh<PackedRight>(ctx, 1, 0, make, fresh);
+      } else if (packed_gemm_available() &&
+                 static_cast<int64_t>(ctx.input(1).nbytes()) <= kFreshPackLimit) {
+        fresh = make();
+        pb = fresh.get();
+      }
       if (pb != nullptr) {
         gemm_packed_right(&ctx.pool(), batches * M, a, K, *pb, c, N);
         return Status::ok_status();

@@ -46,8 +46,8 @@ struct ConvProblem {
   const T* wt = nullptr;
   const T* bias = nullptr;
   T* y = nullptr;
-  // The weight of each group packed for gemm_packed_left (float32 with a constant weight on
-  // an AVX-512 build), else null.
+  // The weight of each group packed for gemm_packed_left (float32 on a build with packed
+  // GEMMs: kept across runs for an initializer, else packed for the call), else null.
   const std::vector<std::unique_ptr<PackedLeft>>* packed = nullptr;
 };
 
@@ -515,16 +515,23 @@ Status conv_typed(KernelContext& ctx) {
   // are many outputs from it (a first layer on a grey image), where a GEMM over several small
   // images beats the depthwise loop's per-line work.
   const bool images_gemm = uses_images_gemm(pb) && (pb.Cg != 1 || pb.Mg >= 8);
+  using Packs = std::vector<std::unique_ptr<PackedLeft>>;
+  std::unique_ptr<Packs> fresh;  // the packed weight of this call when none is kept
   if constexpr (std::is_same_v<T, float>) {
-    if ((pb.Cg != 1 || images_gemm) && pb.wt == wt.data<float>()) {
-      using Packs = std::vector<std::unique_ptr<PackedLeft>>;
-      pb.packed = packed_weight<Packs>(ctx, 1, 0, [&] {
-        auto packs = std::make_unique<Packs>();
-        for (int64_t g = 0; g < pb.G; ++g) {
-          packs->push_back(pack_left(pb.wt + g * pb.Mg * pb.K, pb.Mg, pb.K, pb.K));
-        }
-        return packs;
-      });
+    const auto make = [&] {
+      auto packs = std::make_unique<Packs>();
+      for (int64_t g = 0; g < pb.G; ++g) {
+        packs->push_back(pack_left(pb.wt + g * pb.Mg * pb.K, pb.Mg, pb.K, pb.K));
+      }
+      return packs;
+    };
+    // (A float16 weight widened into `ws` is not the input's data: packed for this call.)
+    if ((pb.Cg != 1 || images_gemm) && static_cast<const void*>(pb.wt) == wt.raw_data()) {
+      pb.packed = packed_weight_or_fresh<Packs>(ctx, 1, 0, make, fresh);
+    } else if ((pb.Cg != 1 || images_gemm) && packed_gemm_available() &&
+               static_cast<int64_t>(wt.nbytes()) <= kFreshPackLimit) {
+      fresh = make();
+      pb.packed = fresh.get();
     }
   }
   bool direct = false;
