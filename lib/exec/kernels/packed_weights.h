@@ -65,9 +65,10 @@ inline constexpr int64_t kFreshPackLimit = int64_t{64} << 20;
 // packed operand is one FMA chain per output whatever the row count, so a node's outputs do
 // not depend on how the data is split into runs; Eigen's sums do (docs/determinism.md).
 // nullptr (Eigen, in place) when packed GEMMs are not available, for an initializer past the
-// budget, and for a weight over kFreshPackLimit: packing 256 MiB weights per call made a 4-row
-// run of a 2.4 GB model 3.6x slower (fp32) and took its QDQ run from 874 MiB to 2.4 GiB peak
-// RSS (docs/large_models.md). The choice depends on the weight's size only, never on the rows.
+// budget, and for a weight over kFreshPackLimit: packing a 2.4 GB model's 256 MiB weights per
+// call took its 4-row QDQ run from 874 MiB to 2.4 GiB peak RSS (and from 3.5 to 5.4 s, with
+// the column-walking pack_right of then; docs/large_models.md). The choice depends on the
+// weight's size only, never on the rows.
 template <typename T, typename Make>
 const T* packed_weight_or_fresh(KernelContext& ctx, size_t input, int64_t variant, Make make,
                                 std::unique_ptr<T>& fresh) {
