@@ -192,6 +192,35 @@ inline void expect_thread_independent(const std::string& op,
   }
 }
 
+// The first and the last row of input 0 (an image, a token), run alone, give the same bytes
+// of output 0 as in the run of the whole batch: a row's outputs do not depend on how many rows
+// share the call (the layout of the data in runs).
+inline void expect_rows_independent(const std::string& op,
+                                    const std::vector<std::optional<ir::Tensor>>& in,
+                                    const NodeSpec& spec) {
+  auto all = run_node(op, in, spec);
+  ASSERT_TRUE(all.ok()) << op << ": " << all.status().to_string();
+  const ir::Tensor& whole = (*all)[0];
+  const ir::Tensor& x = *in[0];
+  const int64_t rows = x.dims()[0];
+  const int64_t in_size = x.numel() / rows, out_size = whole.numel() / rows;
+  for (const int64_t i : {int64_t{0}, rows - 1}) {
+    Dims one = x.dims();
+    one[0] = 1;
+    const float* xi = x.data<float>() + i * in_size;
+    std::vector<std::optional<ir::Tensor>> alone = in;
+    alone[0] = make<float>(DType::kFloat32, one, std::vector<float>(xi, xi + in_size));
+    auto r = run_node(op, alone, spec);
+    ASSERT_TRUE(r.ok()) << op << ": " << r.status().to_string();
+    const ir::Tensor& yi = (*r)[0];
+    ASSERT_EQ(yi.numel(), out_size);
+    EXPECT_EQ(std::memcmp(yi.data<float>(), whole.data<float>() + i * out_size,
+                          static_cast<size_t>(out_size) * sizeof(float)),
+              0)
+        << op << " " << ir::dims_to_string(x.dims()) << ": row " << i << " alone";
+  }
+}
+
 // The run failed with kBadInput and a message naming `node` and containing `text`.
 inline void expect_bad_input(const Expected<std::vector<ir::Tensor>>& r, const std::string& node,
                              const std::string& text) {

@@ -60,21 +60,24 @@ const T* packed_weight(KernelContext& ctx, size_t input, int64_t variant, Make m
 // Bytes of the largest weight packed for a single call (below).
 inline constexpr int64_t kFreshPackLimit = int64_t{64} << 20;
 
-// packed_weight's value, or for a weight that is not an initializer (a DequantizeLinear
-// output in a QDQ model) one made for this call and held by `fresh`. Every product with a
-// packed operand is one FMA chain per output whatever the row count, so a node's outputs do
-// not depend on how the data is split into runs; Eigen's sums do (docs/determinism.md).
-// nullptr (Eigen, in place) when packed GEMMs are not available, for an initializer past the
-// budget, and for a weight over kFreshPackLimit: packing a 2.4 GB model's 256 MiB weights per
-// call took its 4-row QDQ run from 874 MiB to 2.4 GiB peak RSS (and from 3.5 to 5.4 s, with
-// the column-walking pack_right of then; docs/large_models.md). The choice depends on the
-// weight's size only, never on the rows.
+// The packed float32 weight `data` of input `input`: packed_weight's value when `data` is
+// the input's own data, else (a weight that is not an initializer, such as a DequantizeLinear
+// output in a QDQ model, or a float16 weight widened into `data`) one made for this call and
+// held by `fresh`. Every product with a packed operand is one FMA chain per output whatever the
+// row count, so a node's outputs do not depend on how the data is split into runs; Eigen's
+// sums do (docs/determinism.md). nullptr (Eigen, in place) when packed GEMMs are not
+// available, for an initializer past the budget, and for a weight over kFreshPackLimit:
+// packing a 2.4 GB model's 256 MiB weights per call took its 4-row QDQ run from 874 MiB to
+// 2.4 GiB peak RSS (and from 3.5 to 5.4 s, with the column-walking pack_right of then;
+// docs/large_models.md). The choice depends on the weight's size only, never on the rows.
 template <typename T, typename Make>
-const T* packed_weight_or_fresh(KernelContext& ctx, size_t input, int64_t variant, Make make,
-                                std::unique_ptr<T>& fresh) {
+const T* packed_weight_or_fresh(KernelContext& ctx, size_t input, const void* data, int64_t variant,
+                                Make make, std::unique_ptr<T>& fresh) {
   if (!packed_gemm_available()) return nullptr;
-  if (const T* kept = packed_weight<T>(ctx, input, variant, make)) return kept;
-  if (ctx.input_is_initializer(input)) return nullptr;
+  if (ctx.input(input).raw_data() == data) {
+    if (const T* kept = packed_weight<T>(ctx, input, variant, make)) return kept;
+    if (ctx.input_is_initializer(input)) return nullptr;
+  }
   if (static_cast<int64_t>(ctx.input(input).nbytes()) > kFreshPackLimit) return nullptr;
   fresh = make();
   return fresh.get();

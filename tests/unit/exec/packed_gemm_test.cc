@@ -180,32 +180,9 @@ TEST(PackedGemm, MatMulGemmConvWithInitializerWeightsMatchFedWeights) {
 }
 
 // A weight that is not an initializer (in a QDQ model, a DequantizeLinear output) is packed
-// for the call, so a row's (an image's) outputs do not depend on how many share the call: the
-// first and the last run alone give the same bytes as in the whole batch. With such weights
-// multiplied by Eigen, the sums changed with the row count on an AVX2 CPU, and a QDQ model's
-// outputs with the data's layout (docs/determinism.md).
-void expect_rows_independent(const std::string& op, const std::vector<ir::Tensor>& in,
-                             const NodeSpec& spec) {
-  std::vector<std::optional<ir::Tensor>> all(in.begin(), in.end());
-  RUN(whole, op, all, spec);
-  const ir::Tensor& x = in[0];
-  const int64_t rows = x.dims()[0];
-  const int64_t in_size = x.numel() / rows, out_size = whole.numel() / rows;
-  for (const int64_t i : {int64_t{0}, rows - 1}) {
-    Dims one = x.dims();
-    one[0] = 1;
-    const float* xi = x.data<float>() + i * in_size;
-    std::vector<std::optional<ir::Tensor>> alone = all;
-    alone[0] = make<float>(DType::kFloat32, one, std::vector<float>(xi, xi + in_size));
-    RUN(yi, op, alone, spec);
-    ASSERT_EQ(yi.numel(), out_size);
-    EXPECT_EQ(std::memcmp(yi.data<float>(), whole.data<float>() + i * out_size,
-                          static_cast<size_t>(out_size) * sizeof(float)),
-              0)
-        << op << ": row " << i << " of " << rows << " alone";
-  }
-}
-
+// for the call, so a row's (an image's) outputs do not depend on how many share the call. With
+// such weights multiplied by Eigen, the sums changed with the row count on an AVX2 CPU, and a
+// QDQ model's outputs with the data's layout (docs/determinism.md).
 TEST(PackedGemm, FedWeightsGiveTheSameBytesForAnyRowCount) {
   SKIP_WITHOUT_PACKED_GEMM();
   expect_rows_independent("MatMul", {random_floats({37, 300}, 40), random_floats({300, 45}, 41)},

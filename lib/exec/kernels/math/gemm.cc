@@ -73,14 +73,9 @@ Status gemm_typed(KernelContext& ctx, const GemmShape& g, const T* a, const T* b
     // (A float16 B widened into `b` is not the input's data: packed for this call.)
     const auto make = [&] { return pack_right(b, g.k, g.n, g.trans_b ? g.k : g.n, g.trans_b); };
     std::unique_ptr<PackedRight> fresh;
-    const PackedRight* pb = nullptr;
-    if (!g.trans_a && ctx.input(1).raw_data() == static_cast<const void*>(b)) {
-      pb = packed_weight_or_fresh<PackedRight>(ctx, 1, g.trans_b, make, fresh);
-    } else if (!g.trans_a && packed_gemm_available() &&
-               static_cast<int64_t>(ctx.input(1).nbytes()) <= kFreshPackLimit) {
-      fresh = make();
-      pb = fresh.get();
-    }
+    const PackedRight* pb =
+        g.trans_a ? nullptr
+                  : packed_weight_or_fresh<PackedRight>(ctx, 1, b, g.trans_b, make, fresh);
     if (pb != nullptr) {
       std::vector<float> ab;
       float* dst = y;

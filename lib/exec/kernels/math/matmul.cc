@@ -62,14 +62,7 @@ Status matmul_typed(KernelContext& ctx, const T* a, const T* b, T* c) {
     if ((batches == 1 || shared_b) && ctx.input(1).rank() == 2) {
       const auto make = [&] { return pack_right(b, K, N, N, false); };
       std::unique_ptr<PackedRight> fresh;
-      const PackedRight* pb = nullptr;
-      if (ctx.input(1).raw_data() == static_cast<const void*>(b)) {
-        pb = packed_weight_or_fresh<PackedRight>(ctx, 1, 0, make, fresh);
-      } else if (packed_gemm_available() &&
-                 static_cast<int64_t>(ctx.input(1).nbytes()) <= kFreshPackLimit) {
-        fresh = make();
-        pb = fresh.get();
-      }
+      const PackedRight* pb = packed_weight_or_fresh<PackedRight>(ctx, 1, b, 0, make, fresh);
       if (pb != nullptr) {
         gemm_packed_right(&ctx.pool(), batches * M, a, K, *pb, c, N);
         return Status::ok_status();

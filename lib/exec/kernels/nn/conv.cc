@@ -526,12 +526,8 @@ Status conv_typed(KernelContext& ctx) {
       return packs;
     };
     // (A float16 weight widened into `ws` is not the input's data: packed for this call.)
-    if ((pb.Cg != 1 || images_gemm) && static_cast<const void*>(pb.wt) == wt.raw_data()) {
-      pb.packed = packed_weight_or_fresh<Packs>(ctx, 1, 0, make, fresh);
-    } else if ((pb.Cg != 1 || images_gemm) && packed_gemm_available() &&
-               static_cast<int64_t>(wt.nbytes()) <= kFreshPackLimit) {
-      fresh = make();
-      pb.packed = fresh.get();
+    if (pb.Cg != 1 || images_gemm) {
+      pb.packed = packed_weight_or_fresh<Packs>(ctx, 1, pb.wt, 0, make, fresh);
     }
   }
   bool direct = false;
