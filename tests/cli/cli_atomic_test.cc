@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -270,19 +271,29 @@ Tally exercise(const Folders& f, const Command& c, int random_kills, unsigned se
     EXPECT_NE(old, fresh) << situation << ": the previous run must write other bytes";
     inputs.expect_unchanged(situation + ", complete run");
 
-    // Seeded random kill times across the measured duration (and a little past it).
+    // Seeded random kill times across the run's duration (and a little past it), until
+    // `random_kills` kills have landed. One measured duration is noisy on a loaded machine: a
+    // run that ends before its kill shows that it takes less than that delay, so later delays
+    // are drawn below it. The attempts are capped, so a run too short to kill fails the count.
     std::mt19937 rng(seed + (with_previous ? 1 : 0));
-    std::uniform_int_distribution<int64_t> at(0, duration.count() * 11 / 10);
-    for (int i = 0; i < random_kills; ++i) {
+    int64_t bound = duration.count() * 11 / 10;
+    int landed = 0;
+    for (int attempt = 0; landed < random_kills && attempt < 4 * random_kills; ++attempt) {
       restore(f.out, old);
-      const auto delay = std::chrono::microseconds(at(rng));
+      const auto delay =
+          std::chrono::microseconds(std::uniform_int_distribution<int64_t>(0, bound)(rng));
       const std::string when = situation + ", SIGKILL after " + std::to_string(delay.count()) +
                                " us of " + std::to_string(duration.count());
-      t.killed += run_killed_after(c.run, delay);
+      const bool killed = run_killed_after(c.run, delay);
+      landed += killed;
+      if (!killed) bound = std::min(bound, delay.count());
       ++t.runs;
       check_outputs(f.out, old, fresh, c.model_name, when, &t);
       inputs.expect_unchanged(when);
     }
+    t.killed += landed;
+    EXPECT_EQ(landed, random_kills) << situation << ": runs of " << duration.count()
+                                    << " us ended before the kill; last bound " << bound << " us";
     // Every step between two commits: SIGKILL before the k-th rename or unlink.
     for (int k = 1; have_strace && k <= 40; ++k) {
       restore(f.out, old);
