@@ -176,8 +176,12 @@ TEST(AbsHistogram, GuessedRangeCountsEqualTheDefinitionAtItsEdges) {
   b3[128] = nan;
   b3[129] = -0.0f;
   batch(64)[63] = std::nextafter(4.0f, 0.0f);  // just below: no recount
-  auto& big = batch(5 * 65536 + 17);           // chunks guess their previous
-  big[65536 + 5] = 8.0f;                       // chunk 1: above its guess (4)
+  auto& b5 = batch(200);                       // fused pass: NaN drops out of its min/max
+  b5[10] = nan;
+  b5[11] = -0.0f;
+  batch(90)[7] = -inf;                // fused pass: the infinity sends it to the recount
+  auto& big = batch(5 * 65536 + 17);  // chunks guess their previous
+  big[65536 + 5] = 8.0f;              // chunk 1: above its guess (4)
   big[3 * 65536 + 9] = inf;
   big[4 * 65536 + 100] = -16.5f;  // chunk 4: above its guess (16)
   big[5 * 65536 + 16] = -inf;     // in the tail
@@ -206,7 +210,7 @@ TEST(AbsHistogram, GuessedRangeCountsEqualTheDefinitionAtItsEdges) {
       EXPECT_EQ(h.range(), r);
     }
     EXPECT_EQ(h.range(), 32.0);
-    EXPECT_EQ(h.total(), static_cast<int64_t>(all.size()) - 3);  // NaN, Inf, -Inf
+    EXPECT_EQ(h.total(), static_cast<int64_t>(all.size()) - 5);  // NaN x2, Inf, -Inf x2
   }
 }
 
@@ -219,11 +223,15 @@ TEST(AbsHistogram, SkipsNonFiniteValuesAndCountsThem) {
   EXPECT_EQ(h.absmax(), 3.0);
   EXPECT_EQ(h.range(), 4.0);
   EXPECT_EQ(h.counts()[0], 1);  // the zero
+  // Zeros only (the range stays 0), with non-finite values among them.
   AbsHistogram zeros(128);
-  const float z[] = {0.0f, -0.0f};
-  zeros.add(z, 2);
+  const float z[] = {0.0f, -0.0f, std::numeric_limits<float>::quiet_NaN(), 0.0f, -inf};
+  EXPECT_EQ(zeros.add(z, 2), 0);
+  EXPECT_EQ(zeros.add(z, 5), 2);
   EXPECT_EQ(zeros.range(), 0.0);
-  EXPECT_EQ(zeros.counts()[0], 2);
+  EXPECT_EQ(zeros.counts()[0], 5);
+  EXPECT_EQ(zeros.total(), 5);
+  EXPECT_EQ(zeros.absmax(), 0.0);
   EXPECT_EQ(percentile_range(zeros, 99.9), 0.0);
   EXPECT_EQ(entropy_range(zeros), 0.0);
   EXPECT_EQ(mse_range(zeros, RangeFormat::kInt8), 0.0);
