@@ -68,10 +68,10 @@ inline void scatter4(const Index* idx, int64_t m, uint32_t* sub, size_t stride) 
   }
 }
 
-// Counts the finite |x| of x[b, e) into nb bins of width range / nb (0 when range is 0: every
-// value is zero then). The bin indexes are computed 64 at a time in a loop that vectorises
-// (branch-free, and through int32 as they are at most nb: AVX2 has no unsigned conversion),
-// then scattered. Scale is a power of two, so |x| * scale is exact: below nb for finite x.
+// Counts the finite |x| of x[b, e) into nb bins of width range / nb (range > 0), NaN and +-Inf
+// into the extra bin nb (values at or above the range too). The bin indexes are computed 64 at a
+// time in a loop that vectorises (branch-free, and through int32 as they are at most nb: AVX2 has
+// no unsigned conversion), then scattered. Scale is a power of two, so |x| * scale is exact.
 template <typename T>
 void count_chunk(const float* x, int64_t b, int64_t e, T scale, uint32_t* sub, size_t nb) {
   constexpr int64_t kBlock = 64;
@@ -129,13 +129,11 @@ ValueScan count_scan_chunk(const float* x, int64_t b, int64_t e, float scale, ui
     s.lo = lo[j] < s.lo ? lo[j] : s.lo;
     s.hi = hi[j] > s.hi ? hi[j] : s.hi;
   }
-  for (; i < e; ++i) {
-    const float v = x[i];
-    s.lo = v < s.lo ? v : s.lo;
-    s.hi = v > s.hi ? v : s.hi;
-    const float f = std::fabs(v) * scale;
-    ++sub[f < static_cast<float>(nb) ? static_cast<size_t>(f) : nb];
+  for (int64_t j = i; j < e; ++j) {
+    s.lo = x[j] < s.lo ? x[j] : s.lo;
+    s.hi = x[j] > s.hi ? x[j] : s.hi;
   }
+  count_chunk(x, i, e, scale, sub, nb);  // the tail
   for (size_t j = 0; j < 4; ++j) s.nonfinite += sub[j * stride + nb];
   return s;
 }
