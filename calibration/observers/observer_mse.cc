@@ -4,6 +4,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -29,45 +30,91 @@ Filled filled_bins(const AbsHistogram& h) {
   return f;
 }
 
-// x >= 0 rounded to the FLOAT8E4M3FN grid (round to nearest even, saturating at 448): the
-// quantum is 2^(e - 3) for x in [2^e, 2^(e+1)), e >= -6 (2^-9 for the subnormals below 2^-6).
-// Division and multiplication by a power of two are exact, so this equals encoding with
-// double_to_float8e4m3fn(x, saturate) and decoding (tested), but it has no table or branch and
-// vectorises.
-inline double round_e4m3(double x) {
-  const auto bits = std::bit_cast<uint64_t>(x);
-  const int64_t e = std::max<int64_t>(static_cast<int64_t>(bits >> 52) - 1023, -6);
-  const double quantum = std::bit_cast<double>(static_cast<uint64_t>(e - 3 + 1023) << 52);
-  // x / quantum as a product: the reciprocal of a power of two (2^-1020 at the least) is exact.
-  const double inverse = std::bit_cast<double>(static_cast<uint64_t>(3 - e + 1023) << 52);
-  const double q = std::nearbyint(x * inverse) * quantum;
-  return x >= 448.0 ? 448.0 : q;
+// Four lanes of doubles (GCC vector extensions), the same on every target, so that the sums
+// below, kept per lane, do not depend on the CPU's vector width.
+using V4d = double __attribute__((vector_size(4 * sizeof(double))));
+using V4u = uint64_t __attribute__((vector_size(4 * sizeof(double))));
+
+V4d load4(const double* p) {
+  V4d v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
 }
 
-double error_of(const Filled& f, double t, RangeFormat format) {
+// y in [0, 2^51] rounded to the nearest integer, ties to even: adding and subtracting 2^52
+// rounds in the default rounding mode, as std::nearbyint does (tested), and vectorises.
+V4d round_even(V4d y) { return (y + 0x1p52) - 0x1p52; }
+
+// x >= 0 rounded to the FLOAT8E4M3FN grid (round to nearest even, saturating at 448): the
+// quantum is 2^(e - 3) for x in [2^e, 2^(e+1)), e >= -6 (2^-9 for the subnormals below 2^-6).
+// 2^e is x with its mantissa bits cleared; the quantum's reciprocal, a power of two too, is
+// exact. So this equals encoding with double_to_float8e4m3fn(x, saturate) and decoding (tested),
+// but it has no table or branch.
+V4d round_e4m3(V4d x) {
+  constexpr uint64_t kExponent = 0x7FF0000000000000ull;
+  V4d power = reinterpret_cast<V4d>(reinterpret_cast<V4u>(x) & kExponent);
+  power = power < 0x1p-6 ? V4d{} + 0x1p-6 : power;
+  const V4d quantum = power * 0x1p-3;
+  // 1 / 2^m has the exponent field 2046 - (m + 1023).
+  const V4d inverse =
+      reinterpret_cast<V4d>((uint64_t{2046} << 52) - reinterpret_cast<V4u>(quantum));
+  const V4d q = round_even(x * inverse) * quantum;
+  return x >= 448.0 ? V4d{} + 448.0 : q;
+}
+
+// The first of the ascending centres c[0, n) whose value c / s the grid clips to its largest
+// level: x / s > 126.5 for INT8 (126.5 itself rounds to 126), x / s >= 448 for E4M3.
+size_t first_clipped(const double* c, size_t n, double s, RangeFormat format) {
+  const double* it = std::partition_point(c, c + n, [&](double x) {
+    return format == RangeFormat::kInt8 ? !(x / s > 126.5) : !(x / s >= 448.0);
+  });
+  return static_cast<size_t>(it - c);
+}
+
+// Sum of w (c - q)^2 over the bins, with q the centre quantized with scale s = t / qmax. Bins
+// the grid clips take q = qmax * s without a division; the others are rounded four at a time.
+// A partial block is padded with zero counts.
+template <RangeFormat kFormat>
+double error_of(const Filled& f, double t) {
+  constexpr double kQmax = kFormat == RangeFormat::kInt8 ? 127.0 : 448.0;
   const size_t n = f.centre.size();
   const double* c = f.centre.data();
   const double* w = f.count.data();
-  double err = 0;
-  if (format == RangeFormat::kInt8) {
-    const double s = t / 127.0;
-    for (size_t k = 0; k < n; ++k) {
-      const double d = c[k] - std::min(127.0, std::nearbyint(c[k] / s)) * s;
-      err += w[k] * d * d;
-    }
-  } else {
-    const double s = t / 448.0;
-    for (size_t k = 0; k < n; ++k) {
-      const double d = c[k] - round_e4m3(c[k] / s) * s;
-      err += w[k] * d * d;
-    }
-  }
-  return err;
+  const double s = t / kQmax;
+  const size_t clipped = first_clipped(c, n, s, kFormat);
+  V4d acc{};
+  const auto add_rounded = [&](V4d x, V4d weight) {
+    const V4d y = x / s;
+    const V4d q = kFormat == RangeFormat::kInt8 ? round_even(y) : round_e4m3(y);
+    const V4d d = x - q * s;
+    acc += weight * d * d;
+  };
+  const double top = kQmax * s;
+  const auto add_clipped = [&](V4d x, V4d weight) {
+    const V4d d = x - top;
+    acc += weight * d * d;
+  };
+  const auto padded = [](const double* p, size_t count) {
+    double v[4] = {0, 0, 0, 0};
+    std::copy(p, p + count, v);
+    return load4(v);
+  };
+  size_t k = 0;
+  for (; k + 4 <= clipped; k += 4) add_rounded(load4(c + k), load4(w + k));
+  if (k < clipped) add_rounded(padded(c + k, clipped - k), padded(w + k, clipped - k));
+  for (k = clipped; k + 4 <= n; k += 4) add_clipped(load4(c + k), load4(w + k));
+  if (k < n) add_clipped(padded(c + k, n - k), padded(w + k, n - k));
+  return (acc[0] + acc[1]) + (acc[2] + acc[3]);
+}
+
+double error_of(const Filled& f, double t, RangeFormat format) {
+  return format == RangeFormat::kInt8 ? error_of<RangeFormat::kInt8>(f, t)
+                                      : error_of<RangeFormat::kFp8E4M3>(f, t);
 }
 
 }  // namespace
 
-double e4m3_grid_value(double x) { return round_e4m3(x); }
+double e4m3_grid_value(double x) { return round_e4m3(V4d{} + x)[0]; }
 
 double mse_of(const AbsHistogram& h, double t, RangeFormat format) {
   if (h.total() == 0) return 0;
