@@ -60,6 +60,13 @@ StatsCollector::StatsCollector(const ir::Model& model, const CollectorOptions& o
     layers_reading_[r.tensor].push_back(layer_inputs_.size());
     layer_inputs_.push_back(std::move(r));
   }
+  if (options_.pool != nullptr && options_.pool->size() > 1) {
+    options_.pool->set_idle_work([this] { return observe_next(); });
+  }
+}
+
+StatsCollector::~StatsCollector() {
+  if (options_.pool != nullptr && options_.pool->size() > 1) options_.pool->set_idle_work(nullptr);
 }
 
 void StatsCollector::begin_run(const exec::NamedTensors& feeds, int64_t first_sample,
@@ -91,34 +98,74 @@ void StatsCollector::record(const std::string& name, const ir::Tensor& t) {
     if (layers != nullptr) observe_layers(*layers, t, scratch_);
     return;
   }
-  // Tensors too small to split are observed at the end of the run, several at once, one per
-  // thread: the pool would otherwise idle while the calling thread scans them one by one. A
-  // tensor appears at most once per run and the queue is emptied every run, so each record
-  // still sees its runs in order and the results do not change.
   Pending p{&r, layers, t, run_ - 1, first_sample_, samples_};
-  constexpr size_t kBudget = size_t{64} << 20;
   exec::ThreadPool* pool = options_.pool;
-  if (pool != nullptr && pool->size() > 1 && t.numel() <= AbsHistogram::kChunkValues) {
-    pending_bytes_ += t.nbytes();
-    pending_.push_back(std::move(p));
-    if (pending_bytes_ > kBudget) flush();
+  // A tensor large enough to split is scanned now, on the whole pool, while it is still in
+  // cache: the forward pass of a large batch keeps every thread busy, so it would wait anyway.
+  if (pool == nullptr || pool->size() < 2 || t.numel() > AbsHistogram::kChunkValues) {
+    observe(p, pool, scratch_);
     return;
   }
-  observe(p, pool, scratch_);
+  // Smaller ones are queued for idle threads (see the header); bounded, since the queue holds
+  // their buffers.
+  constexpr size_t kBudget = size_t{32} << 20;
+  bool full;
+  {
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    untaken_bytes_ += t.nbytes();
+    queue_.push_back(std::move(p));
+    untaken_.store(queue_.size() - next_);
+    full = untaken_bytes_ > kBudget;
+  }
+  if (full) flush();
+}
+
+bool StatsCollector::observe_next() {
+  if (untaken_.load() == 0) return false;
+  Pending* p = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    if (next_ == queue_.size()) return false;
+    p = &queue_[next_++];
+    untaken_.store(queue_.size() - next_);
+    untaken_bytes_ -= p->tensor.nbytes();
+    ++with_workers_;
+  }
+  std::vector<float> scratch;
+  observe(*p, nullptr, scratch);
+  p->tensor = ir::Tensor();  // its buffer can go now
+  ++in_background_;
+  {
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    --with_workers_;
+  }
+  taken_done_.notify_all();
+  return true;
 }
 
 void StatsCollector::flush() {
-  if (pending_.empty()) return;
-  // Largest first, so the last ones to start are the short ones (the threads finish together).
-  std::stable_sort(pending_.begin(), pending_.end(), [](const Pending& a, const Pending& b) {
-    return a.tensor.numel() > b.tensor.numel();
+  std::vector<Pending*> mine;
+  {
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    for (; next_ < queue_.size(); ++next_) mine.push_back(&queue_[next_]);
+    untaken_.store(0);
+    untaken_bytes_ = 0;
+  }
+  // Several at once, one per thread, largest first (so the threads finish together).
+  std::stable_sort(mine.begin(), mine.end(), [](const Pending* a, const Pending* b) {
+    return a->tensor.numel() > b->tensor.numel();
   });
-  options_.pool->parallel_for(static_cast<int64_t>(pending_.size()), 1, [&](int64_t b, int64_t e) {
-    std::vector<float> scratch;
-    for (int64_t i = b; i < e; ++i) observe(pending_[static_cast<size_t>(i)], nullptr, scratch);
-  });
-  pending_.clear();
-  pending_bytes_ = 0;
+  if (!mine.empty()) {
+    options_.pool->parallel_for(static_cast<int64_t>(mine.size()), 1, [&](int64_t b, int64_t e) {
+      std::vector<float> scratch;
+      for (int64_t i = b; i < e; ++i) observe(*mine[static_cast<size_t>(i)], nullptr, scratch);
+    });
+  }
+  for (Pending* p : mine) p->tensor = ir::Tensor();
+  std::unique_lock<std::mutex> lock(queue_mutex_);
+  taken_done_.wait(lock, [&] { return with_workers_ == 0; });
+  queue_.clear();  // every item is observed, and no worker points at one
+  next_ = 0;
 }
 
 void StatsCollector::observe(const Pending& p, exec::ThreadPool* pool,

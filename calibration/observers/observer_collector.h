@@ -11,9 +11,13 @@
 // first NaN came from can differ: the copy names the input's sample.)
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -28,8 +32,11 @@ namespace mixq::calib {
 struct CollectorOptions {
   int bins = 2048;
   bool histograms = true;  // minmax alone needs none
-  // Large tensors are scanned in parallel on this pool (the executor's: idle while an observer
-  // runs); null scans on the calling thread. Results are the same either way.
+  // The executor's pool, or null to observe each tensor on the calling thread when it comes.
+  // With a pool of 2 or more, a tensor large enough to split (AbsHistogram::kChunkValues) is
+  // scanned when it comes, on the whole pool; smaller ones are queued and observed by threads
+  // of the pool that have nothing else to do (ThreadPool::set_idle_work) while the forward
+  // pass goes on, and end_run() observes what is left. Results are the same either way.
   exec::ThreadPool* pool = nullptr;
 };
 
@@ -51,6 +58,9 @@ struct LayerInputRecord {
 class StatsCollector : public exec::Observer {
  public:
   StatsCollector(const ir::Model& model, const CollectorOptions& options = {});
+  ~StatsCollector() override;
+  StatsCollector(const StatsCollector&) = delete;
+  StatsCollector& operator=(const StatsCollector&) = delete;
 
   // Call before each run with the tensors it is fed: graph inputs are no node's output, so the
   // observer would not see them otherwise. The run covers data-set samples
@@ -58,8 +68,9 @@ class StatsCollector : public exec::Observer {
   // batched along it when locating a NaN's sample.
   void begin_run(const exec::NamedTensors& feeds, int64_t first_sample = -1, int64_t samples = 1);
   void on_output(const ir::Node& node, const ir::Value& value, const ir::Tensor& t) override;
-  // Call after each run: with a pool, small tensors are held (sharing their buffers, up to
-  // 64 MiB) and observed together, several at once, here or when the budget fills.
+  // Call after each run: with a pool, the run's small tensors are held (sharing their buffers)
+  // until observed, by idle threads during the run or here, several at once; past 32 MiB not
+  // yet taken, the calling thread observes them at once (the forward pass waits).
   void end_run() { flush(); }
   // Completes the records of the value-moving nodes' outputs from their inputs' (see above).
   // tensors() and layer_inputs() call it; calling it again after more runs brings them up to
@@ -77,6 +88,9 @@ class StatsCollector : public exec::Observer {
     return layer_inputs_;
   }
   int64_t runs() const { return run_; }
+  // Tensors observed by idle threads during the runs (the rest: on the calling thread or in
+  // end_run). For tests and diagnostics.
+  int64_t observed_in_background() const { return in_background_.load(); }
   // The tensor whose record `name`'s is a copy of (see above); `name` itself when none.
   const std::string& source_of(const std::string& name) const {
     auto it = alias_of_.find(name);
@@ -99,7 +113,11 @@ class StatsCollector : public exec::Observer {
                       std::vector<float>& scratch);
   void observe_layers(const std::vector<size_t>& layers, const float* x, const ir::Tensor& t,
                       exec::ThreadPool* pool);
+  // Observes every queued tensor no idle thread has taken, on the whole pool, then waits for
+  // those they have, and empties the queue.
   void flush();
+  // The pool's idle work: observes the next queued tensor; false when there is none.
+  bool observe_next();
 
   CollectorOptions options_;
   std::map<std::string, TensorRecord> tensors_;
@@ -111,8 +129,17 @@ class StatsCollector : public exec::Observer {
   int64_t first_sample_ = -1, samples_ = 1;                // of the current run
   std::vector<float> scratch_;                             // float16/bfloat16 widened to float32
 
-  std::vector<Pending> pending_;
-  size_t pending_bytes_ = 0;
+  // This run's tensors to observe, in the order they came. A tensor appears at most once per
+  // run and the queue is emptied every run, so each record still sees its runs in order and the
+  // results do not depend on which thread observes what.
+  std::deque<Pending> queue_;  // (a deque: taken items stay in place while more are added)
+  std::mutex queue_mutex_;
+  std::condition_variable taken_done_;
+  size_t next_ = 0;                 // the first item nobody has taken
+  std::atomic<size_t> untaken_{0};  // queue_.size() - next_, read by idle workers unlocked
+  size_t untaken_bytes_ = 0;        // their tensors' bytes
+  size_t with_workers_ = 0;         // taken by idle threads, not yet observed
+  std::atomic<int64_t> in_background_{0};
 };
 
 }  // namespace mixq::calib

@@ -65,11 +65,36 @@ void ThreadPool::run_chunks(Job& job) {
   }
 }
 
+void ThreadPool::set_idle_work(std::function<bool()> fn) {
+  // Sequentially consistent: a worker that entered after the null store reads null; one that
+  // entered before is waited for.
+  idle_.store(nullptr);
+  while (in_idle_.load() != 0) cpu_relax();
+  idle_fn_ = std::move(fn);
+  if (idle_fn_) idle_.store(&idle_fn_);
+}
+
+bool ThreadPool::try_idle_work() {
+  if (idle_.load(std::memory_order_relaxed) == nullptr) return false;  // the usual case: none
+  ++in_idle_;
+  const std::function<bool()>* fn = idle_.load();
+  const bool did = fn != nullptr && (*fn)();
+  --in_idle_;
+  return did;
+}
+
 void ThreadPool::worker_loop() {
   uint64_t seen = 0;
   for (;;) {
     Job* job = nullptr;
-    spin_until([&] { return stopping_.load() || published_generation_.load() != seen; });
+    // While no job comes, background work (set_idle_work) before spinning and sleeping.
+    bool did_idle_work = false;
+    spin_until([&] {
+      if (stopping_.load() || published_generation_.load() != seen) return true;
+      did_idle_work = try_idle_work();
+      return did_idle_work;
+    });
+    if (did_idle_work) continue;  // wait again, with a fresh spin
     {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
@@ -114,9 +139,11 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
   run_chunks(job);
   {
     // Every chunk is done and no worker still holds the job (it lives on this stack frame).
-    spin_until([&] { return job.done.load() == job.chunks && job.active.load() == 0; });
+    // Meanwhile the calling thread does background work (set_idle_work) too.
+    const auto finished = [&] { return job.done.load() == job.chunks && job.active.load() == 0; };
+    spin_until([&] { return finished() || (try_idle_work() && finished()); });
     std::unique_lock<std::mutex> lock(mutex_);
-    finished_.wait(lock, [&] { return job.done.load() == job.chunks && job.active == 0; });
+    finished_.wait(lock, finished);
     job_ = nullptr;
   }
   busy_.store(false);

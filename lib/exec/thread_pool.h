@@ -37,6 +37,15 @@ class ThreadPool {
   // — never on size() — so chunking stays thread-count independent.
   static int64_t grain_for(int64_t n, int64_t min_grain);
 
+  // Background work for idle threads (calibration observes activations with it while the
+  // forward pass goes on): `fn` is called by workers between jobs, and by the thread in
+  // parallel_for while it waits for the workers to finish their chunks; it returns whether it
+  // did some work (a thread that found none waits as before). It must be safe to call from
+  // several threads at once and should keep each call short: work published meanwhile waits
+  // until it returns. Pass null to stop; set_idle_work returns once no thread is still inside
+  // the previous function.
+  void set_idle_work(std::function<bool()> fn);
+
  private:
   struct Job {
     const std::function<void(int64_t, int64_t)>* fn = nullptr;
@@ -52,6 +61,7 @@ class ThreadPool {
 
   void worker_loop();
   void run_chunks(Job& job);
+  bool try_idle_work();
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
@@ -66,6 +76,9 @@ class ThreadPool {
   std::atomic<bool> stopping_{false};
   bool stop_ = false;
   std::atomic<bool> busy_{false};
+  std::function<bool()> idle_fn_;
+  std::atomic<const std::function<bool()>*> idle_{nullptr};  // &idle_fn_ while set
+  std::atomic<int> in_idle_{0};                              // workers inside idle_fn_
 };
 
 }  // namespace mixq::exec

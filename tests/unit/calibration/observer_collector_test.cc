@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <iostream>
 #include <limits>
 #include <random>
 
@@ -38,8 +39,8 @@ TEST(StatsCollector, RecordsEveryActivationAndLayerInputChannels) {
   ASSERT_TRUE(ex.ok()) << ex.status().to_string();
 
   StatsCollector collector(b.model(), {.bins = 256});
-  // The same on the executor's pool (small tensors queued and observed several at once):
-  // identical results.
+  // The same on the executor's pool (small tensors queued, observed by idle threads or at the
+  // end of the run): identical results.
   StatsCollector parallel(b.model(), {.bins = 256, .pool = &(*ex)->pool()});
   ASSERT_EQ(collector.layer_inputs().size(), 3u);
   std::map<std::string, std::vector<float>> seen;  // every value of every tensor, both runs
@@ -53,7 +54,7 @@ TEST(StatsCollector, RecordsEveryActivationAndLayerInputChannels) {
     ASSERT_TRUE(out.ok()) << out.status().to_string();
     parallel.begin_run(feeds);
     ASSERT_TRUE((*ex)->run(feeds, &parallel).ok());
-    parallel.end_run();  // the small tensors were queued and are observed together here
+    parallel.end_run();  // observes the queued tensors no idle thread took
     const ir::Tensor* all[] = {&feeds[0].second, &feeds[1].second, &(*out)[0], &(*out)[1],
                                &(*out)[2],       &(*out)[3],       &(*out)[4], &(*out)[5]};
     const ir::Value* vals[] = {x, img, y, z, c, tz, iz, y2};
@@ -138,6 +139,62 @@ TEST(StatsCollector, RecordsEveryActivationAndLayerInputChannels) {
         EXPECT_EQ(l.channel_absmax[ch], want) << ch;
       }
     }
+  }
+}
+
+// Many small tensors over many runs, observed by the pool's idle threads while the runs go on:
+// every record (min/max, NaN counts and where the first came from, histogram counts and
+// range, channel absmax) equals the one observed on the calling thread, run after run. The
+// runs repeat until idle threads have observed some tensors (they are not made to).
+TEST(StatsCollector, IdleThreadsObserveAsTheCallingThreadDoes) {
+  GraphBuilder b(17);
+  ir::Value* x = b.input("x", DType::kFloat32, {"N", 16});
+  ir::Value* h = b.node("MatMul", {x, b.constant("w", testing::random_floats({16, 16}, 1))})[0];
+  for (int i = 0; i < 12; ++i) {
+    ir::Value* t = b.node(i % 3 == 0 ? "Tanh" : (i % 3 == 1 ? "Relu" : "Sigmoid"), {h})[0];
+    h = b.node("Add", {t, h})[0];
+    h = b.node("MatMul", {h, b.constant("w" + std::to_string(i),
+                                        testing::random_floats({16, 16}, 10 + uint32_t(i)))})[0];
+  }
+  b.output(h);
+  auto ex = exec::Executor::create(b.model(), {.threads = 2});
+  ASSERT_TRUE(ex.ok()) << ex.status().to_string();
+  StatsCollector alone(b.model(), {.bins = 128});
+  StatsCollector pooled(b.model(), {.bins = 128, .pool = &(*ex)->pool()});
+  int64_t run = 0;
+  for (; run < 40 || (pooled.observed_in_background() == 0 && run < 4000); ++run) {
+    // Growing scales send the histograms through their re-binning; one NaN in run 7.
+    ir::Tensor xt = testing::random_floats({4, 16}, 100 + uint32_t(run), -1.0f - float(run % 50),
+                                           1.0f + float(run % 50));
+    if (run == 7) xt.mutable_data<float>()[21] = std::numeric_limits<float>::quiet_NaN();
+    const exec::NamedTensors feeds = {{"x", xt}};
+    alone.begin_run(feeds, run * 4, 4);
+    ASSERT_TRUE((*ex)->run(feeds, &alone).ok());
+    alone.end_run();
+    pooled.begin_run(feeds, run * 4, 4);
+    ASSERT_TRUE((*ex)->run(feeds, &pooled).ok());
+    pooled.end_run();
+  }
+  EXPECT_EQ(alone.observed_in_background(), 0);
+  ASSERT_GT(pooled.observed_in_background(), 0) << "after " << run << " runs";
+  std::cout << "idle threads observed " << pooled.observed_in_background() << " of " << run * 38
+            << " tensors in " << run << " runs\n";
+  ASSERT_EQ(alone.tensors().size(), pooled.tensors().size());
+  for (const auto& [name, r] : alone.tensors()) {
+    const TensorRecord& p = pooled.tensors().at(name);
+    EXPECT_EQ(p.minmax.min, r.minmax.min) << name;
+    EXPECT_EQ(p.minmax.max, r.minmax.max) << name;
+    EXPECT_EQ(p.minmax.count, r.minmax.count) << name;
+    EXPECT_EQ(p.minmax.nonfinite, r.minmax.nonfinite) << name;
+    EXPECT_EQ(p.minmax.first_nonfinite_run, r.minmax.first_nonfinite_run) << name;
+    EXPECT_EQ(p.first_nonfinite_sample, r.first_nonfinite_sample) << name;
+    EXPECT_EQ(p.histogram->counts(), r.histogram->counts()) << name;
+    EXPECT_EQ(p.histogram->range(), r.histogram->range()) << name;
+  }
+  EXPECT_EQ(alone.tensors().at("x").first_nonfinite_sample, 7 * 4 + 1);  // element 21: row 1
+  ASSERT_EQ(alone.layer_inputs().size(), pooled.layer_inputs().size());
+  for (size_t i = 0; i < alone.layer_inputs().size(); ++i) {
+    EXPECT_EQ(pooled.layer_inputs()[i].channel_absmax, alone.layer_inputs()[i].channel_absmax);
   }
 }
 

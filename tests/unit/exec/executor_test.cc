@@ -2,10 +2,13 @@
 // freed after their last use), the observer, and refusals of bad feeds and unsupported ops.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <map>
 #include <numeric>
+#include <thread>
 
 #include "graph_builder.h"
 #include "kernel_runner.h"
@@ -63,6 +66,69 @@ TEST(ThreadPool, ChunksDoNotDependOnThreadCount) {
     });
     EXPECT_EQ(sum.load(), 4999950000);
   }
+}
+
+// Background work (calibration's observers): an idle worker takes it without any job running;
+// the thread in parallel_for takes it while it waits for a worker's chunk; set_idle_work(null)
+// returns only once no thread is inside the old function, which is never called after; the
+// jobs' chunks are all run, once, whatever the background work does meanwhile.
+TEST(ThreadPool, IdleThreadsTakeBackgroundWorkAndUnsettingWaitsForIt) {
+  exec::ThreadPool pool(2);
+  std::atomic<int> items{40};  // background work left
+  std::atomic<int> by_worker{0}, by_caller{0};
+  const auto caller = std::this_thread::get_id();
+  pool.set_idle_work([&] {
+    if (items.load() <= 0 || items.fetch_sub(1) <= 0) return false;
+    (std::this_thread::get_id() == caller ? by_caller : by_worker)++;
+    return true;
+  });
+  // Nothing runs on the pool: the worker alone empties the queue.
+  for (int i = 0; i < 2000 && items.load() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_LE(items.load(), 0);
+  EXPECT_EQ(by_worker.load(), 40);
+  EXPECT_EQ(by_caller.load(), 0);
+
+  // A job whose chunks all wait for the worker to take one: the caller, done with its own,
+  // waits in parallel_for and meanwhile takes background work.
+  items = 1000000;
+  std::atomic<bool> worker_in_job{false};
+  std::vector<std::atomic<int>> runs(8);
+  pool.parallel_for(8, 1, [&](int64_t b, int64_t) {
+    runs[size_t(b)]++;
+    if (std::this_thread::get_id() != caller) {
+      worker_in_job = true;
+      // Hold the chunk until the caller has done some background work.
+      for (int i = 0; i < 5000 && by_caller.load() == 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      }
+    } else {
+      while (!worker_in_job.load()) std::this_thread::yield();
+    }
+  });
+  for (const auto& r : runs) EXPECT_EQ(r.load(), 1);
+  EXPECT_GT(by_caller.load(), 0);
+
+  // Unsetting waits for a call in progress, and the old function is not called again.
+  std::atomic<bool> inside{false}, released{false};
+  std::atomic<int> calls_after{0};
+  std::atomic<bool> unset{false};
+  pool.set_idle_work([&] {
+    if (unset.load()) calls_after++;
+    if (released.load()) return false;
+    inside = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    released = true;
+    return true;
+  });
+  while (!inside.load()) std::this_thread::yield();
+  pool.set_idle_work(nullptr);
+  unset = true;
+  EXPECT_TRUE(released.load());  // the call in progress had finished
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  pool.parallel_for(100, 1, [](int64_t, int64_t) {});
+  EXPECT_EQ(calls_after.load(), 0);
 }
 
 TEST(Executor, MatMulMatchesFloat64AndIsBitIdenticalAcrossThreadCounts) {
