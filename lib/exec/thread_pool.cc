@@ -66,7 +66,7 @@ void ThreadPool::run_chunks(Job& job) {
 }
 
 void ThreadPool::set_idle_work(std::function<bool()> fn) {
-  // Sequentially consistent: a worker that entered after the null store reads null; one that
+  // Sequentially consistent: a thread that entered after the null store reads null; one that
   // entered before is waited for.
   idle_.store(nullptr);
   while (in_idle_.load() != 0) cpu_relax();

@@ -78,7 +78,7 @@ class ThreadPool {
   std::atomic<bool> busy_{false};
   std::function<bool()> idle_fn_;
   std::atomic<const std::function<bool()>*> idle_{nullptr};  // &idle_fn_ while set
-  std::atomic<int> in_idle_{0};                              // workers inside idle_fn_
+  std::atomic<int> in_idle_{0};                              // threads inside idle_fn_
 };
 
 }  // namespace mixq::exec
