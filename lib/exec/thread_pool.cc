@@ -71,7 +71,15 @@ void ThreadPool::set_idle_work(std::function<bool()> fn) {
   idle_.store(nullptr);
   while (in_idle_.load() != 0) cpu_relax();
   idle_fn_ = std::move(fn);
-  if (idle_fn_) idle_.store(&idle_fn_);
+  if (!idle_fn_) return;
+  idle_.store(&idle_fn_);
+  // Wake workers asleep on wake_ (a new generation without a job) so they look for the work.
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++generation_;
+    published_generation_.store(generation_);
+  }
+  wake_.notify_all();
 }
 
 bool ThreadPool::try_idle_work() {

@@ -42,8 +42,9 @@ class ThreadPool {
   // parallel_for while it waits for the workers to finish their chunks; it returns whether it
   // did some work (a thread that found none waits as before). It must be safe to call from
   // several threads at once and should keep each call short: work published meanwhile waits
-  // until it returns. Pass null to stop; set_idle_work returns once no thread is still inside
-  // the previous function.
+  // until it returns. Setting it wakes sleeping workers (a worker that later goes to sleep
+  // waits for the next job). Pass null to stop; set_idle_work returns once no thread is still
+  // inside the previous function. Not to be called while a parallel_for runs.
   void set_idle_work(std::function<bool()> fn);
 
  private:

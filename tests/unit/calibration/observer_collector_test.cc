@@ -9,10 +9,12 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <iostream>
 #include <limits>
 #include <random>
+#include <thread>
 
 #include "graph_builder.h"
 #include "kernel_runner.h"
@@ -144,8 +146,31 @@ TEST(StatsCollector, RecordsEveryActivationAndLayerInputChannels) {
 
 // Many small tensors over many runs, observed by the pool's idle threads while the runs go on:
 // every record (min/max, NaN counts and where the first came from, histogram counts and
-// range, channel absmax) equals the one observed on the calling thread, run after run. The
-// runs repeat until idle threads have observed some tensors (they are not made to).
+// range, channel absmax) equals the one observed on the calling thread, run after run. After
+// each output the pooled run waits (on the pool, up to a second) until an idle thread has
+// observed one more tensor, so that the background path is taken however the machine
+// schedules the threads.
+class WaitForBackground : public exec::Observer {
+ public:
+  WaitForBackground(StatsCollector& c, exec::ThreadPool& pool) : c_(c), pool_(pool) {}
+  void on_output(const ir::Node& n, const ir::Value& v, const ir::Tensor& t) override {
+    const int64_t before = c_.observed_in_background();
+    c_.on_output(n, v, t);
+    // Whichever thread runs the waiting chunk, the other one, idle, takes the queued tensor.
+    pool_.parallel_for(2, 1, [&](int64_t b, int64_t) {
+      for (int i = 0; b == 0 && !gave_up_ && c_.observed_in_background() == before; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        gave_up_ = i == 1000;  // then the test fails on the count, without more waiting
+      }
+    });
+  }
+
+ private:
+  bool gave_up_ = false;
+  StatsCollector& c_;
+  exec::ThreadPool& pool_;
+};
+
 TEST(StatsCollector, IdleThreadsObserveAsTheCallingThreadDoes) {
   GraphBuilder b(17);
   ir::Value* x = b.input("x", DType::kFloat32, {"N", 16});
@@ -161,8 +186,9 @@ TEST(StatsCollector, IdleThreadsObserveAsTheCallingThreadDoes) {
   ASSERT_TRUE(ex.ok()) << ex.status().to_string();
   StatsCollector alone(b.model(), {.bins = 128});
   StatsCollector pooled(b.model(), {.bins = 128, .pool = &(*ex)->pool()});
-  int64_t run = 0;
-  for (; run < 40 || (pooled.observed_in_background() == 0 && run < 4000); ++run) {
+  WaitForBackground waiting(pooled, (*ex)->pool());
+  const int64_t runs = 40;
+  for (int64_t run = 0; run < runs; ++run) {
     // Growing scales send the histograms through their re-binning; one NaN in run 7.
     ir::Tensor xt = testing::random_floats({4, 16}, 100 + uint32_t(run), -1.0f - float(run % 50),
                                            1.0f + float(run % 50));
@@ -172,13 +198,14 @@ TEST(StatsCollector, IdleThreadsObserveAsTheCallingThreadDoes) {
     ASSERT_TRUE((*ex)->run(feeds, &alone).ok());
     alone.end_run();
     pooled.begin_run(feeds, run * 4, 4);
-    ASSERT_TRUE((*ex)->run(feeds, &pooled).ok());
+    ASSERT_TRUE((*ex)->run(feeds, &waiting).ok());
     pooled.end_run();
   }
   EXPECT_EQ(alone.observed_in_background(), 0);
-  ASSERT_GT(pooled.observed_in_background(), 0) << "after " << run << " runs";
-  std::cout << "idle threads observed " << pooled.observed_in_background() << " of " << run * 38
-            << " tensors in " << run << " runs\n";
+  // 37 node outputs per run were each waited for (the graph input is queued too).
+  EXPECT_GE(pooled.observed_in_background(), runs * 37);
+  std::cout << "idle threads observed " << pooled.observed_in_background() << " of " << runs * 38
+            << " tensors in " << runs << " runs\n";
   ASSERT_EQ(alone.tensors().size(), pooled.tensors().size());
   for (const auto& [name, r] : alone.tensors()) {
     const TensorRecord& p = pooled.tensors().at(name);
