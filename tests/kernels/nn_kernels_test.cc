@@ -221,6 +221,11 @@ TEST(NnKernels, ConvOnManySmallImagesMatchesReference) {
   };
   const std::vector<Case> cases = {
       {{37, 1, 8, 8}, {16, 1, 3, 3}, 1, {{3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}}},
+      // Stride-1 outputs 4 and 8 wide take im2col rows of a fixed width; several channels and
+      // uneven pads check that each image's padded copy keeps its zero border (the buffer is
+      // reused for the images of one GEMM).
+      {{21, 5, 4, 4}, {6, 5, 3, 3}, 1, {{3, 3}, {1, 1}, {1, 1}, {1, 0}, {1, 2}}},
+      {{19, 4, 6, 6}, {8, 2, 3, 2}, 2, {{3, 2}, {1, 1}, {1, 1}, {2, 2}, {0, 1}}},
       {{9, 4, 9, 7}, {6, 2, 3, 2}, 2, {{3, 2}, {2, 2}, {1, 2}, {1, 0}, {2, 1}}},
       {{6, 3, 40}, {10, 3, 5}, 1, {{5}, {2}, {1}, {2}, {2}}},
       {{4, 2, 4, 5, 3},

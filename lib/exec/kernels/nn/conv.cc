@@ -264,10 +264,28 @@ void group_gemm(ThreadPool* pool, const ConvProblem<T>& pb, int64_t g, int64_t w
           T(0), y, ldy);
 }
 
+// The kh x kw rows of one channel's im2col for a stride-1, undilated window of output width WO
+// (a compile-time constant: digits-sized images spend most of the generic loop in per-row
+// bookkeeping for rows of 4 or 8 values): row (i, j) of `col` takes, for each output row oh,
+// the WO values of padded input row oh + i from column j.
+template <int64_t WO, typename T>
+void im2col_rows_s1(const T* plane, int64_t Wp, int64_t Ho, int64_t kh, int64_t kw, int64_t ld,
+                    T* col) {
+  for (int64_t i = 0; i < kh; ++i) {
+    for (int64_t j = 0; j < kw; ++j) {
+      T* row = col + (i * kw + j) * ld;
+      const T* src = plane + i * Wp + j;
+      for (int64_t oh = 0; oh < Ho; ++oh) std::memcpy(row + oh * WO, src + oh * Wp, WO * sizeof(T));
+    }
+  }
+}
+
 // im2col of one image's group channels for a 2-D window, into columns with row stride ld:
 // the channels are first copied into a zero-padded [Cg, Hp, Wp] buffer, so that each kernel
 // row reads whole output rows without edge tests (small images spend most of the generic
-// im2col in per-line bookkeeping).
+// im2col in per-line bookkeeping). The buffer's border is zeroed when it is (re)sized and
+// never written after, so a caller reusing it for the images of one problem copies only the
+// interior.
 template <typename T>
 void im2col_2d(const ConvProblem<T>& pb, const T* xc, int64_t ld, T* col, std::vector<T>& xpad) {
   const Window& w = pb.w;
@@ -276,14 +294,27 @@ void im2col_2d(const ConvProblem<T>& pb, const T* xc, int64_t ld, T* col, std::v
   const int64_t sh = w.strides[0], sw = w.strides[1], dh = w.dilations[0], dw = w.dilations[1];
   const int64_t kh = w.kernel[0], kw = w.kernel[1];
   const int64_t plane = Hp * Wp;
-  xpad.assign(static_cast<size_t>(pb.Cg * plane), T(0));
+  if (xpad.size() != static_cast<size_t>(pb.Cg * plane)) {
+    xpad.assign(static_cast<size_t>(pb.Cg * plane), T(0));
+  }
   copy_into_padded(w, xc, 0, pb.Cg, xpad.data());
+  const bool unit = sh == 1 && sw == 1 && dh == 1 && dw == 1;
   for (int64_t c = 0; c < pb.Cg; ++c) {
+    T* rows = col + c * kh * kw * ld;
+    const T* src_plane = xpad.data() + c * plane;
+    if (unit && Wo == 4) {
+      im2col_rows_s1<4>(src_plane, Wp, Ho, kh, kw, ld, rows);
+      continue;
+    }
+    if (unit && Wo == 8) {
+      im2col_rows_s1<8>(src_plane, Wp, Ho, kh, kw, ld, rows);
+      continue;
+    }
     for (int64_t i = 0; i < kh; ++i) {
       for (int64_t j = 0; j < kw; ++j) {
-        T* row = col + ((c * kh + i) * kw + j) * ld;
+        T* row = rows + (i * kw + j) * ld;
         for (int64_t oh = 0; oh < Ho; ++oh) {
-          const T* src = xpad.data() + c * plane + (oh * sh + i * dh) * Wp + j * dw;
+          const T* src = src_plane + (oh * sh + i * dh) * Wp + j * dw;
           T* dst = row + oh * Wo;
           if (sw == 1) {
             copy_short(dst, src, Wo);
