@@ -339,27 +339,28 @@ void conv_gemm_images(ThreadPool& pool, const ConvProblem<T>& pb, int64_t per_it
   const int64_t items = blocks * pb.G;
   ThreadPool* gemm_pool = items >= 4 ? nullptr : &pool;
   auto run = [&](int64_t i0, int64_t i1) {
-    std::vector<T> col, out, xpad;
+    std::vector<T> xpad;
+    // Every value of both is written (im2col, then the GEMM) before it is read.
+    T* const col = nn::thread_scratch<T, 0>(static_cast<size_t>(pb.K * per_item * pb.P));
+    T* const out = nn::thread_scratch<T, 1>(static_cast<size_t>(pb.Mg * per_item * pb.P));
     for (int64_t it = i0; it < i1; ++it) {
       const int64_t g = it % pb.G;
       const int64_t n0 = it / pb.G * per_item;
       const int64_t count = std::min(pb.N, n0 + per_item) - n0;
       const int64_t width = count * pb.P;
-      col.resize(static_cast<size_t>(pb.K * width));
-      out.resize(static_cast<size_t>(pb.Mg * width));
       for (int64_t j = 0; j < count; ++j) {
         const T* xc = pb.x + ((n0 + j) * pb.C + g * pb.Cg) * pb.I;
         if (pb.w.n == 2) {
-          im2col_2d(pb, xc, width, col.data() + j * pb.P, xpad);
+          im2col_2d(pb, xc, width, col + j * pb.P, xpad);
         } else {
-          im2col(pb, xc, lines, 0, width, col.data() + j * pb.P);
+          im2col(pb, xc, lines, 0, width, col + j * pb.P);
         }
       }
-      group_gemm(gemm_pool, pb, g, width, col.data(), width, out.data(), width);
+      group_gemm(gemm_pool, pb, g, width, col, width, out, width);
       for (int64_t j = 0; j < count; ++j) {
         for (int64_t m = 0; m < pb.Mg; ++m) {
-          copy_short(pb.y + ((n0 + j) * pb.M + g * pb.Mg + m) * pb.P,
-                     out.data() + m * width + j * pb.P, pb.P);
+          copy_short(pb.y + ((n0 + j) * pb.M + g * pb.Mg + m) * pb.P, out + m * width + j * pb.P,
+                     pb.P);
         }
         add_bias(pb, n0 + j, g * pb.Mg, (g + 1) * pb.Mg, 0, pb.P);
       }
@@ -396,7 +397,8 @@ void conv_gemm(ThreadPool& pool, const ConvProblem<T>& pb) {
   // Few items (deep layers with small outputs): run them in turn and let the GEMM split itself.
   ThreadPool* gemm_pool = items >= 4 ? nullptr : &pool;
   auto run = [&](int64_t i0, int64_t i1) {
-    std::vector<T> col;
+    // Written whole by im2col before the GEMM reads it.
+    T* const col = pointwise ? nullptr : nn::thread_scratch<T, 0>(static_cast<size_t>(pb.K * bs));
     for (int64_t it = i0; it < i1; ++it) {
       const int64_t blk = it % blocks;
       const int64_t g = (it / blocks) % pb.G;
@@ -410,9 +412,8 @@ void conv_gemm(ThreadPool& pool, const ConvProblem<T>& pb) {
       const T* src = xc + p0;
       int64_t ld = pb.I;
       if (!pointwise) {
-        col.resize(static_cast<size_t>(pb.K * width));
-        im2col(pb, xc, lines_of(w, p0, p1), p0, width, col.data());
-        src = col.data();
+        im2col(pb, xc, lines_of(w, p0, p1), p0, width, col);
+        src = col;
         ld = width;
       }
       if constexpr (std::is_same_v<T, float>) {

@@ -5,12 +5,30 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "kernels/common.h"
 
 namespace mixq::exec::nn {
+
+// This thread's scratch buffer number kSlot, of at least n values of T and not initialized:
+// kept and grown across calls, so that a kernel run on every run of a model does not allocate
+// and zero a fresh buffer each time (a vector per call: memset was 3.7 % of the CPU samples
+// of a digits_cnn calibration in 800 runs of 32 images). The caller writes every value it
+// reads, and uses a slot for one buffer at a time on a thread (no kernel runs inside another's
+// chunk).
+template <typename T, int kSlot>
+T* thread_scratch(size_t n) {
+  thread_local std::unique_ptr<T[]> buffer;
+  thread_local size_t capacity = 0;
+  if (capacity < n) {
+    buffer.reset(new T[n]);  // default-initialized: not zeroed
+    capacity = n;
+  }
+  return buffer.get();
+}
 
 // Calls fn(T{}) with T = double for float64 and float for the other floating types; a bad-input
 // error naming the node for any other dtype.
