@@ -264,18 +264,31 @@ void group_gemm(ThreadPool* pool, const ConvProblem<T>& pb, int64_t g, int64_t w
           T(0), y, ldy);
 }
 
-// The kh x kw rows of one channel's im2col for a stride-1, undilated window of output width WO
-// (a compile-time constant: digits-sized images spend most of the generic loop in per-row
-// bookkeeping for rows of 4 or 8 values): row (i, j) of `col` takes, for each output row oh,
-// the WO values of padded input row oh + i from column j.
+// The kh x kw im2col rows of one zero-padded channel plane (row stride Wp), into rows ld apart:
+// row (i, j) takes, for each output row oh, the Wo outputs read from padded row
+// oh * sh + i * dh, columns j * dw + ow * sw. WO > 0 is Wo fixed at compile time, for stride-1
+// rows (sw == 1): rows of 4 or 8 values (digits-sized images) then copy as fixed-size moves
+// instead of spending most of the loop in per-row bookkeeping.
 template <int64_t WO, typename T>
-void im2col_rows_s1(const T* plane, int64_t Wp, int64_t Ho, int64_t kh, int64_t kw, int64_t ld,
-                    T* col) {
+void im2col_plane(const Window& w, const T* plane, int64_t Wp, int64_t ld, T* col) {
+  const int64_t Ho = w.out[0], Wo = WO > 0 ? WO : w.out[1];
+  const int64_t sh = w.strides[0], sw = w.strides[1], dh = w.dilations[0], dw = w.dilations[1];
+  const int64_t kh = w.kernel[0], kw = w.kernel[1];
   for (int64_t i = 0; i < kh; ++i) {
     for (int64_t j = 0; j < kw; ++j) {
       T* row = col + (i * kw + j) * ld;
-      const T* src = plane + i * Wp + j;
-      for (int64_t oh = 0; oh < Ho; ++oh) std::memcpy(row + oh * WO, src + oh * Wp, WO * sizeof(T));
+      const T* first = plane + i * dh * Wp + j * dw;
+      for (int64_t oh = 0; oh < Ho; ++oh) {
+        const T* src = first + oh * sh * Wp;
+        T* dst = row + oh * Wo;
+        if constexpr (WO > 0) {
+          std::memcpy(dst, src, WO * sizeof(T));
+        } else if (sw == 1) {
+          copy_short(dst, src, Wo);
+        } else {
+          for (int64_t ow = 0; ow < Wo; ++ow) dst[ow] = src[ow * sw];
+        }
+      }
     }
   }
 }
@@ -289,40 +302,24 @@ void im2col_rows_s1(const T* plane, int64_t Wp, int64_t Ho, int64_t kh, int64_t 
 template <typename T>
 void im2col_2d(const ConvProblem<T>& pb, const T* xc, int64_t ld, T* col, std::vector<T>& xpad) {
   const Window& w = pb.w;
-  const int64_t H = w.in[0], W = w.in[1], Ho = w.out[0], Wo = w.out[1];
-  const int64_t Hp = H + w.pad_begin[0] + w.pad_end[0], Wp = W + w.pad_begin[1] + w.pad_end[1];
-  const int64_t sh = w.strides[0], sw = w.strides[1], dh = w.dilations[0], dw = w.dilations[1];
-  const int64_t kh = w.kernel[0], kw = w.kernel[1];
+  const int64_t Hp = w.in[0] + w.pad_begin[0] + w.pad_end[0];
+  const int64_t Wp = w.in[1] + w.pad_begin[1] + w.pad_end[1];
   const int64_t plane = Hp * Wp;
   if (xpad.size() != static_cast<size_t>(pb.Cg * plane)) {
     xpad.assign(static_cast<size_t>(pb.Cg * plane), T(0));
   }
   copy_into_padded(w, xc, 0, pb.Cg, xpad.data());
-  const bool unit = sh == 1 && sw == 1 && dh == 1 && dw == 1;
+  const int64_t fixed = w.strides[1] == 1 ? w.out[1] : 0;  // a row width with its own copy
+  const int64_t rows = w.kernel[0] * w.kernel[1] * ld;     // col's rows per channel
   for (int64_t c = 0; c < pb.Cg; ++c) {
-    T* rows = col + c * kh * kw * ld;
-    const T* src_plane = xpad.data() + c * plane;
-    if (unit && Wo == 4) {
-      im2col_rows_s1<4>(src_plane, Wp, Ho, kh, kw, ld, rows);
-      continue;
-    }
-    if (unit && Wo == 8) {
-      im2col_rows_s1<8>(src_plane, Wp, Ho, kh, kw, ld, rows);
-      continue;
-    }
-    for (int64_t i = 0; i < kh; ++i) {
-      for (int64_t j = 0; j < kw; ++j) {
-        T* row = rows + (i * kw + j) * ld;
-        for (int64_t oh = 0; oh < Ho; ++oh) {
-          const T* src = src_plane + (oh * sh + i * dh) * Wp + j * dw;
-          T* dst = row + oh * Wo;
-          if (sw == 1) {
-            copy_short(dst, src, Wo);
-          } else {
-            for (int64_t ow = 0; ow < Wo; ++ow) dst[ow] = src[ow * sw];
-          }
-        }
-      }
+    const T* src = xpad.data() + c * plane;
+    T* dst = col + c * rows;
+    if (fixed == 4) {
+      im2col_plane<4>(w, src, Wp, ld, dst);
+    } else if (fixed == 8) {
+      im2col_plane<8>(w, src, Wp, ld, dst);
+    } else {
+      im2col_plane<0>(w, src, Wp, ld, dst);
     }
   }
 }
