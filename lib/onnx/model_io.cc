@@ -3,7 +3,6 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl.h>
 #include <google/protobuf/stubs/logging.h>
-#include <onnx/defs/schema.h>
 
 #include <climits>
 #include <mutex>
@@ -11,6 +10,7 @@
 #include "mixq/core/file_io.h"
 #include "mixq/core/logging.h"
 #include "mixq/ir/walk.h"
+#include "mixq/onnx/op_schema_check.h"
 #include "mixq/onnx/proto_convert.h"
 
 namespace mixq::onnx {
@@ -31,12 +31,13 @@ void route_protobuf_logs() {
 // Largest serialized message protobuf can read back (it uses int sizes).
 constexpr uint64_t kProtoLimit = static_cast<uint64_t>(INT_MAX);
 
-// Verifies nodes of the default ONNX domain against Debian's ONNX 1.12 op schemas: input and
-// output counts, required attributes, unknown attributes and attribute types. Only this part of
-// the ONNX checker is used: its whole-model checks are stricter than the models runtimes accept
-// (they require sorted node lists, shapes on every output, a named graph) and resolve external
-// data against the working folder. 1.12 knows the default domain up to opset 17; nodes of newer
-// opsets are left to mixq's own shape functions.
+// Verifies nodes of the default ONNX domain against the op schemas of the ONNX library mixq was
+// built with (Debian's ONNX 1.12, through a table generated at build time: op_schema_check.h):
+// input and output counts, required attributes, unknown attributes and attribute types. Only
+// this part of the ONNX checker is used: its whole-model checks are stricter than the models
+// runtimes accept (they require sorted node lists, shapes on every output, a named graph) and
+// resolve external data against the working folder. 1.12 knows the default domain up to opset
+// 17; nodes of newer opsets are left to mixq's own shape functions.
 class NodeVerifier {
  public:
   NodeVerifier(const ::onnx::ModelProto& mp, std::string name) : name_(std::move(name)) {
@@ -47,7 +48,6 @@ class NodeVerifier {
   }
 
   Status verify(const ::onnx::GraphProto& g) {
-    constexpr int64_t kSchemaMaxOpset = 17;
     for (int i = 0; i < g.node_size(); ++i) {
       const auto& node = g.node(i);
       for (const auto& a : node.attribute()) {
@@ -55,23 +55,17 @@ class NodeVerifier {
         for (const auto& sub : a.graphs()) MIXQ_RETURN_IF_ERROR(verify(sub));
       }
       if (!(node.domain().empty() || node.domain() == "ai.onnx")) continue;
-      if (opset_ <= 0 || opset_ > kSchemaMaxOpset) continue;
-      const auto* schema =
-          ::onnx::OpSchemaRegistry::Schema(node.op_type(), static_cast<int>(opset_), "");
+      if (opset_ <= 0 || opset_ > schema_max_opset()) continue;
+      const OpSchemaEntry* schema = find_op_schema(node.op_type(), opset_);
       if (schema == nullptr) continue;  // not an op at this opset: reported as unsupported
-      try {
-        schema->Verify(node);
-      } catch (const std::exception& e) {
-        std::string what = e.what();
-        // The schema's own message starts with a context line; keep the first sentence.
-        if (auto nl = what.find('\n'); nl != std::string::npos) what.resize(nl);
+      if (auto why = schema_violation(*schema, node)) {
         const std::string label =
             node.name().empty()
                 ? str_cat(node.op_type(), " (#", i,
                           node.output_size() ? ", output '" + node.output(0) + "'" : "", ")")
                 : str_cat(node.op_type(), " '", node.name(), "' (#", i, ")");
-        return bad_input(name_, ": ", label, ": ", what, " (ONNX ", node.op_type(), "-",
-                         schema->SinceVersion(), " schema)");
+        return bad_input(name_, ": ", label, ": ", *why, " (ONNX ", node.op_type(), "-",
+                         schema->since, " schema)");
       }
     }
     return Status::ok_status();
