@@ -25,6 +25,8 @@
 #include <tuple>
 #include <vector>
 
+#include "op_schema_probe.h"
+
 namespace {
 
 using ::onnx::AttributeProto;
@@ -42,53 +44,8 @@ constexpr int kMaskCounts = 64;
 
 // A value of the attribute's type that Verify accepts (lists non-empty, messages present).
 void fill_attribute(AttributeProto* a, const std::string& name, AttributeProto::AttributeType t) {
-  a->set_name(name);
-  a->set_type(t);
-  switch (t) {
-    case AttributeProto::FLOAT:
-      a->set_f(1.0f);
-      break;
-    case AttributeProto::INT:
-      a->set_i(1);
-      break;
-    case AttributeProto::STRING:
-      a->set_s("x");
-      break;
-    case AttributeProto::TENSOR:
-      a->mutable_t();
-      break;
-    case AttributeProto::SPARSE_TENSOR:
-      a->mutable_sparse_tensor();
-      break;
-    case AttributeProto::GRAPH:
-      a->mutable_g();
-      break;
-    case AttributeProto::FLOATS:
-      a->add_floats(1.0f);
-      break;
-    case AttributeProto::INTS:
-      a->add_ints(1);
-      break;
-    case AttributeProto::STRINGS:
-      a->add_strings("x");
-      break;
-    case AttributeProto::TENSORS:
-      a->add_tensors();
-      break;
-    case AttributeProto::SPARSE_TENSORS:
-      a->add_sparse_tensors();
-      break;
-    case AttributeProto::GRAPHS:
-      a->add_graphs();
-      break;
-    case AttributeProto::TYPE_PROTO:
-      a->mutable_tp();
-      break;
-    case AttributeProto::TYPE_PROTOS:
-      a->add_type_protos();
-      break;
-    default:
-      fail("attribute '" + name + "' has an unknown type");
+  if (!mixq::onnx::set_probe_attribute(a, name, t)) {
+    fail("attribute '" + name + "' has an unknown type");
   }
 }
 
@@ -106,16 +63,6 @@ NodeProto probe_node(const OpSchema& s, int inputs, int outputs) {
   return n;
 }
 
-// "" when Verify accepts the node, else its message.
-std::string verify(const OpSchema& s, const NodeProto& n) {
-  try {
-    s.Verify(n);
-    return "";
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-}
-
 bool contains(const std::string& s, const char* part) { return s.find(part) != std::string::npos; }
 
 // Bit k set when k inputs (outputs) pass the schema's extra count rule, for k < kMaskCounts
@@ -128,7 +75,7 @@ uint64_t allowed_counts(const OpSchema& s, bool inputs) {
   if (s.deprecated()) return ~mask;  // refused before its counts are looked at
   for (int k = lo; k <= hi && k < 2 * kMaskCounts; ++k) {
     const NodeProto n = inputs ? probe_node(s, k, s.min_output()) : probe_node(s, s.min_input(), k);
-    const std::string why = verify(s, n);
+    const std::string why = mixq::onnx::verify_message(s, n);
     const bool ok = why.empty() || !contains(why, refused);
     if (!ok && k >= kMaskCounts) {
       fail(s.Name() + "-" + std::to_string(s.since_version()) + " refuses " + std::to_string(k) +
@@ -145,7 +92,7 @@ bool allows_unknown_attributes(const OpSchema& s) {
   if (s.deprecated()) return false;
   NodeProto n = probe_node(s, s.min_input(), s.min_output());
   fill_attribute(n.add_attribute(), "mixq_probe_attribute", AttributeProto::INT);
-  const std::string why = verify(s, n);
+  const std::string why = mixq::onnx::verify_message(s, n);
   if (why.empty()) return true;
   if (contains(why, "Unrecognized attribute")) return false;
   fail(s.Name() + "-" + std::to_string(s.since_version()) + ": unexpected probe failure: " + why);

@@ -4,6 +4,7 @@
 // and on every node of the ONNX backend test models. The registry is the oracle here; mixq
 // itself no longer builds it.
 #include "mixq/onnx/op_schema_check.h"
+#include "mixq/onnx/op_schema_probe.h"
 
 #include <gtest/gtest.h>
 #include <onnx/defs/schema.h>
@@ -26,16 +27,6 @@ using ::onnx::NodeProto;
 using ::onnx::OpSchema;
 using ::onnx::OpSchemaRegistry;
 
-// Verify's message, "" when it accepts the node.
-std::string onnx_verdict(const OpSchema& s, const NodeProto& n) {
-  try {
-    s.Verify(n);
-    return "";
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-}
-
 std::string table_verdict(const NodeProto& n, int64_t opset) {
   const onnx::OpSchemaEntry* e = onnx::find_op_schema(n.op_type(), opset);
   if (e == nullptr) return "(no schema)";
@@ -56,60 +47,6 @@ constexpr AttributeProto::AttributeType kTypes[] = {
     AttributeProto::INTS,       AttributeProto::STRINGS,       AttributeProto::TENSORS,
     AttributeProto::GRAPHS,     AttributeProto::SPARSE_TENSOR, AttributeProto::SPARSE_TENSORS,
     AttributeProto::TYPE_PROTO, AttributeProto::TYPE_PROTOS};
-
-// An attribute of type `t`, its value given unless `empty` (lists with no item, no message).
-void set_attribute(AttributeProto* a, const std::string& name, AttributeProto::AttributeType t,
-                   bool empty) {
-  a->set_name(name);
-  a->set_type(t);
-  if (empty) return;
-  switch (t) {
-    case AttributeProto::FLOAT:
-      a->set_f(0.5f);
-      break;
-    case AttributeProto::INT:
-      a->set_i(2);
-      break;
-    case AttributeProto::STRING:
-      a->set_s("s");
-      break;
-    case AttributeProto::TENSOR:
-      a->mutable_t();
-      break;
-    case AttributeProto::SPARSE_TENSOR:
-      a->mutable_sparse_tensor();
-      break;
-    case AttributeProto::GRAPH:
-      a->mutable_g();
-      break;
-    case AttributeProto::FLOATS:
-      a->add_floats(0.5f);
-      break;
-    case AttributeProto::INTS:
-      a->add_ints(2);
-      break;
-    case AttributeProto::STRINGS:
-      a->add_strings("s");
-      break;
-    case AttributeProto::TENSORS:
-      a->add_tensors();
-      break;
-    case AttributeProto::SPARSE_TENSORS:
-      a->add_sparse_tensors();
-      break;
-    case AttributeProto::GRAPHS:
-      a->add_graphs();
-      break;
-    case AttributeProto::TYPE_PROTO:
-      a->mutable_tp();
-      break;
-    case AttributeProto::TYPE_PROTOS:
-      a->add_type_protos();
-      break;
-    default:
-      break;
-  }
-}
 
 // A node for `s` that is near-valid: counts around the schema's limits, some names empty, the
 // declared attributes mostly present and of their type, now and then a wrong type, an empty
@@ -135,11 +72,13 @@ NodeProto random_node(const OpSchema& s, std::mt19937& rng) {
     const bool wrong_type = u(rng) < 0.07;
     const auto type = wrong_type ? kTypes[rng() % std::size(kTypes)] : attr.type;
     AttributeProto* a = n.add_attribute();
-    set_attribute(a, name, type, u(rng) < 0.06);
+    onnx::set_probe_attribute(a, name, type, u(rng) < 0.06);
     if (u(rng) < 0.04) a->set_ref_attr_name("outer");
   }
-  if (u(rng) < 0.1) set_attribute(n.add_attribute(), "mixq_undeclared", AttributeProto::INT, false);
-  if (u(rng) < 0.05) set_attribute(n.add_attribute(), "__internal", AttributeProto::FLOAT, false);
+  if (u(rng) < 0.1)
+    onnx::set_probe_attribute(n.add_attribute(), "mixq_undeclared", AttributeProto::INT, false);
+  if (u(rng) < 0.05)
+    onnx::set_probe_attribute(n.add_attribute(), "__internal", AttributeProto::FLOAT, false);
   if (u(rng) < 0.04 && n.attribute_size() > 0) *n.add_attribute() = n.attribute(0);
   std::shuffle(n.mutable_attribute()->begin(), n.mutable_attribute()->end(), rng);
   return n;
@@ -175,7 +114,7 @@ TEST(OpSchemaCheck, gives_verifys_verdict_and_message_on_generated_nodes) {
   for (const OpSchema& s : default_domain_schemas()) {
     for (int k = 0; k < 60; ++k) {
       const NodeProto n = random_node(s, rng);
-      const std::string want = onnx_verdict(s, n);
+      const std::string want = onnx::verify_message(s, n);
       const std::string got = table_verdict(n, s.since_version());
       ASSERT_EQ(want, got) << s.Name() << "-" << s.since_version() << ":\n" << n.DebugString();
       if (want.empty()) {
@@ -210,7 +149,8 @@ TEST(OpSchemaCheck, gives_verifys_verdict_on_every_node_of_the_backend_test_mode
       if (!n.domain().empty()) continue;
       const OpSchema* s = OpSchemaRegistry::Schema(n.op_type(), static_cast<int>(opset), "");
       if (s == nullptr) continue;
-      ASSERT_EQ(onnx_verdict(*s, n), table_verdict(n, opset)) << path << ": " << n.op_type();
+      ASSERT_EQ(onnx::verify_message(*s, n), table_verdict(n, opset))
+          << path << ": " << n.op_type();
       ++nodes;
     }
   }
