@@ -1,18 +1,19 @@
 // Build-time generator: writes the default ONNX domain's op schemas, as the installed libonnx
-// (Debian's ONNX 1.12) defines them, into a C++ table (op_schema_table.h's types) that
+// (Debian's ONNX 1.12) defines them, into a C++ table (the types of op_schema_check.h) that
 // op_schema_check.cc verifies nodes against. mixq itself then does not link libonnx: building
 // that library's registry (every schema of every domain and version, type strings parsed) took
-// 15-17 ms at every start of every command on the 2-vCPU EPYC VM, for a check that needs a few
+// 15-17 ms at every model load on the 2-vCPU EPYC VM, for a check that needs a few
 // counts and attribute names per op.
 //
 //   mixq_op_schema_gen OUT.inc
 //
 // Only what OpSchema::Verify reads is kept: deprecation, input and output counts and the options
 // of their formal parameters, the allowed counts where a schema restricts them further, the
-// attributes (name, type, required) and whether unknown attributes are allowed. The last two
-// kinds are not public in OpSchema; they are read by probing Verify with nodes built for it, and
-// any answer the probe does not expect stops the build. tests/unit/onnx/op_schema_check_test.cc
-// compares the table's verdicts and messages with Verify's on generated nodes.
+// attributes (name, type, required) and whether unknown attributes are allowed. The extra count
+// rules and that last flag are not public in OpSchema; they are read by probing Verify with
+// nodes built for it, and any answer the probe does not expect stops the build.
+// tests/unit/onnx/op_schema_check_test.cc compares the table's verdicts and messages with Verify's
+// on generated nodes.
 #include <onnx/defs/schema.h>
 
 #include <cstdint>
