@@ -121,17 +121,40 @@ double mse_of(const AbsHistogram& h, double t, RangeFormat format) {
   return error_of(filled_bins(h), t, format) / static_cast<double>(h.total());
 }
 
-double mse_range(const AbsHistogram& h, RangeFormat format) {
+double mse_range(const AbsHistogram& h, RangeFormat format, bool prune, int* evaluated) {
   const int64_t used = h.last_used_bin();
+  if (evaluated != nullptr) *evaluated = 0;
   if (used < 0) return 0;
   const double w = h.bin_width();
   const auto n_bins = static_cast<int64_t>(h.counts().size());
   const Filled filled = filled_bins(h);
+  const size_t n = filled.centre.size();
+  // Suffix sums of count, count * centre and count * centre^2: the error of the clipped bins
+  // from k up, sum w (c - top)^2 = s2 - 2 top s1 + top^2 s0, in O(1) per threshold.
+  std::vector<double> s0(n + 1, 0.0), s1(n + 1, 0.0), s2(n + 1, 0.0);
+  for (size_t k = n; k-- > 0;) {
+    const double c = filled.centre[k], cw = filled.count[k];
+    s0[k] = s0[k + 1] + cw;
+    s1[k] = s1[k + 1] + cw * c;
+    s2[k] = s2[k + 1] + cw * c * c;
+  }
+  const double qmax = format == RangeFormat::kInt8 ? 127.0 : 448.0;
   double best_err = std::numeric_limits<double>::infinity();
   double best_t = h.absmax();
   int64_t best_i = used;
   const auto consider = [&](int64_t i) {
     const double t = i >= used ? h.absmax() : static_cast<double>(i + 1) * w;
+    if (prune && best_err < std::numeric_limits<double>::infinity()) {
+      // error_of(t) is at least its clipped bins' part. Skip t when that part, less a margin
+      // (1e-9 of the terms' magnitude, against rounding of order 1e-13 in the suffix sums and
+      // in error_of's own sum), is still above the best: t cannot be better or tie.
+      const double s = t / qmax, top = qmax * s;
+      const size_t k = first_clipped(filled.centre.data(), n, s, format);
+      const double clip = s2[k] - 2 * top * s1[k] + top * top * s0[k];
+      const double scale = s2[k] + 2 * top * s1[k] + top * top * s0[k];
+      if (clip - 1e-9 * scale > best_err * (1 + 1e-9)) return;
+    }
+    if (evaluated != nullptr) ++*evaluated;
     const double err = error_of(filled, t, format);
     if (err < best_err || (err == best_err && t < best_t)) {
       best_err = err;
@@ -140,10 +163,17 @@ double mse_range(const AbsHistogram& h, RangeFormat format) {
     }
   };
   // Upper bin edges from 1/32 of the histogram to absmax: every `coarse`-th (about 128 of
-  // them) and absmax itself, then every edge within `coarse` of the best.
+  // them) and absmax itself, then every edge within `coarse` of the best. The smallest error
+  // wins, the smaller threshold on a tie, so the order of evaluation does not change the
+  // result; the coarse edges go from the top down so that the bound above prunes the small
+  // thresholds, which clip most.
   const int64_t coarse = std::max<int64_t>(1, n_bins / 128);
-  for (int64_t i = n_bins / 32 - 1; i < used; i += coarse) consider(i);
   consider(used);
+  const int64_t first = n_bins / 32 - 1;
+  if (first < used) {
+    const int64_t last = first + (used - 1 - first) / coarse * coarse;  // the largest below used
+    for (int64_t i = last; i >= first; i -= coarse) consider(i);
+  }
   const int64_t centre = best_i;
   for (int64_t i = std::max<int64_t>(0, centre - coarse); i <= std::min(used, centre + coarse);
        ++i) {

@@ -301,6 +301,44 @@ TEST(RangeMethods, MseRangeIsNearTheBestOnTheRawDataAndDependsOnTheFormat) {
   EXPECT_GT(chosen[1], chosen[0]);
 }
 
+// The bound that lets mse_range skip thresholds must not change what it returns: on seeded
+// histograms of several shapes (and sizes down to a single value), both formats, the pruned
+// search returns exactly the full search's threshold while evaluating far fewer of them.
+TEST(RangeMethods, MsePruningSkipsThresholdsWithoutChangingTheResult) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<std::vector<float>> sets;
+  for (uint32_t seed : {1u, 2u, 3u}) sets.push_back(heavy_tailed(50000, seed));
+  std::vector<float> gelu, relu, uniform, bimodal;
+  for (int k = 0; k < 40000; ++k) {
+    const float x = normal(rng);
+    gelu.push_back(0.5f * x * (1.0f + std::erf(x / std::sqrt(2.0f))));
+    relu.push_back(std::max(0.0f, 3.0f * x));
+    uniform.push_back(static_cast<float>(k % 1000) / 999.0f);
+    bimodal.push_back(k % 2 ? 0.01f * x : 5.0f + 0.2f * x);
+  }
+  for (auto* v : {&gelu, &relu, &uniform, &bimodal}) sets.push_back(*v);
+  sets.push_back({2.5f});
+  sets.push_back({0.1f, 0.2f, 7.0f});
+  int full_evals = 0, pruned_evals = 0;
+  for (const auto& x : sets) {
+    for (int bins : {128, 2048}) {
+      AbsHistogram h(bins);
+      h.add(x.data(), static_cast<int64_t>(x.size()));
+      for (RangeFormat f : {RangeFormat::kInt8, RangeFormat::kFp8E4M3}) {
+        int full = 0, pruned = 0;
+        const double want = mse_range(h, f, /*prune=*/false, &full);
+        const double got = mse_range(h, f, /*prune=*/true, &pruned);
+        EXPECT_EQ(got, want) << "set of " << x.size() << ", " << bins << " bins";
+        EXPECT_LE(pruned, full);
+        full_evals += full;
+        pruned_evals += pruned;
+      }
+    }
+  }
+  EXPECT_LT(pruned_evals, full_evals * 6 / 10) << pruned_evals << " of " << full_evals;
+}
+
 // KL(P || Q) for candidate i written out from TensorRT's construction: P the first i bins with
 // the rest folded into bin i-1, Q those bins merged into 128 levels and spread back over the
 // non-empty bins, both normalised; an empty Q bin under a non-empty P bin gets 1e-12.
