@@ -313,8 +313,7 @@ Expected<nlohmann::ordered_json> calibrate(const ir::Model& model,
     }
   }
   std::vector<json> per_source(computed.size());
-  exec::ThreadPool pool(options.threads);
-  pool.parallel_for(static_cast<int64_t>(computed.size()), 1, [&](int64_t b, int64_t e) {
+  ex->pool().parallel_for(static_cast<int64_t>(computed.size()), 1, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       per_source[static_cast<size_t>(i)] = tensor_json(*computed[static_cast<size_t>(i)], options);
     }
