@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
-#include <future>
 #include <map>
 #include <set>
 
@@ -201,15 +200,9 @@ const char* method_name(Method m) {
 Expected<nlohmann::ordered_json> calibrate(const std::filesystem::path& model_path,
                                            const std::filesystem::path& data_path,
                                            const CalibrateOptions& options) {
-  // The file's SHA-256 on a second thread while the model loads: both read the whole file and
-  // neither needs the other (3.5 ms each for tinygpt's 3.4 MB on the 2-vCPU VM, in series
-  // before). The load's error, if any, is the one reported.
-  auto hash = std::async(std::launch::async, [&] { return sha256_file(model_path); });
-  auto model = onnx::load_model(model_path);
-  Expected<std::string> model_hash = hash.get();
-  if (!model.ok()) return model.status();
-  if (!model_hash.ok()) return model_hash.status();
-  return calibrate(**model, model_path, *model_hash, data_path, options);
+  MIXQ_ASSIGN_OR_RETURN(auto model, onnx::load_model(model_path));
+  MIXQ_ASSIGN_OR_RETURN(std::string model_hash, sha256_file(model_path));
+  return calibrate(*model, model_path, model_hash, data_path, options);
 }
 
 Expected<nlohmann::ordered_json> calibrate(const ir::Model& model,
