@@ -18,7 +18,7 @@
 
 #include <cstdint>
 #include <cstdio>
-#include <exception>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>

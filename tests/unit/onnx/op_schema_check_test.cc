@@ -10,7 +10,6 @@
 #include <onnx/defs/schema.h>
 
 #include <algorithm>
-#include <exception>
 #include <fstream>
 #include <random>
 #include <set>
