@@ -177,8 +177,19 @@ void StatsCollector::observe(const Pending& p, exec::ThreadPool* pool,
   const int64_t n = t.numel();
   r.dtype = t.dtype();
   const int64_t bad_before = r.minmax.nonfinite;
+  // A layer reading t along its last axis takes its channel maxima from the histogram's pass
+  // over t rather than from a second one.
+  LayerInputRecord* fused = options_.histograms ? layer_to_fuse(p) : nullptr;
   if (options_.histograms) {
-    r.minmax.absorb(r.histogram->add_batch(x, n, pool), x, n, p.run);
+    ChannelMaxima maxima;
+    if (fused != nullptr) {
+      const int64_t channels = t.dims().back();
+      if (fused->channel_absmax.size() != static_cast<size_t>(channels)) {
+        fused->channel_absmax.assign(static_cast<size_t>(channels), 0.0f);
+      }
+      maxima = {fused->channel_absmax.data(), channels};
+    }
+    r.minmax.absorb(r.histogram->add_batch(x, n, pool, maxima), x, n, p.run);
   } else {
     r.minmax.add(x, n, p.run, pool);
   }
@@ -187,7 +198,24 @@ void StatsCollector::observe(const Pending& p, exec::ThreadPool* pool,
     r.first_nonfinite_sample =
         p.first_sample + (batched ? r.minmax.first_nonfinite_index / (n / p.samples) : 0);
   }
-  if (p.layers != nullptr) observe_layers(*p.layers, x, t, pool);
+  if (p.layers != nullptr) observe_layers(*p.layers, x, t, pool, fused);
+}
+
+LayerInputRecord* StatsCollector::layer_to_fuse(const Pending& p) {
+  const ir::Tensor& t = p.tensor;
+  if (p.layers == nullptr || t.rank() == 0 || !AbsHistogram::can_take_channels(t.dims().back())) {
+    return nullptr;
+  }
+  for (size_t idx : *p.layers) {
+    LayerInputRecord& l = layer_inputs_[idx];
+    if (reads_last_axis(l, t)) return &l;
+  }
+  return nullptr;
+}
+
+bool StatsCollector::reads_last_axis(const LayerInputRecord& l, const ir::Tensor& t) {
+  const auto rank = static_cast<int64_t>(t.rank());
+  return rank > 0 && (l.axis < 0 ? l.axis + rank : l.axis) == rank - 1;
 }
 
 void StatsCollector::observe_layers(const std::vector<size_t>& layers, const ir::Tensor& t,
@@ -197,10 +225,17 @@ void StatsCollector::observe_layers(const std::vector<size_t>& layers, const ir:
 }
 
 void StatsCollector::observe_layers(const std::vector<size_t>& layers, const float* x,
-                                    const ir::Tensor& t, exec::ThreadPool* pool) {
+                                    const ir::Tensor& t, exec::ThreadPool* pool,
+                                    const LayerInputRecord* done) {
   if (t.rank() == 0) return;
   for (size_t idx : layers) {
     LayerInputRecord& l = layer_inputs_[idx];
+    if (&l == done) continue;
+    if (done != nullptr && reads_last_axis(l, t)) {
+      // The same tensor along the same axis, over the same runs: the same maxima.
+      l.channel_absmax = done->channel_absmax;
+      continue;
+    }
     const auto rank = static_cast<int64_t>(t.rank());
     const int64_t axis = l.axis < 0 ? l.axis + rank : l.axis;
     if (axis < 0 || axis >= rank) continue;

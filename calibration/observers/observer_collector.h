@@ -4,6 +4,8 @@
 // ConvTranspose with a constant weight), the per-channel absmax of its activation input along
 // the axis the weight reduces over (K of MatMul/Gemm, input channels of Conv): the data that
 // exposes outlier channels. Memory: tensors x bins counters, whatever the number of samples.
+// Along the last axis (MatMul's K) the channel absmax comes from the histogram's pass over the
+// tensor (AbsHistogram::add_batch), not from a second pass that reads it from memory again.
 //
 // The output of a node that only moves values (Reshape, Flatten, Squeeze, Unsqueeze, Identity,
 // Transpose of an activation) holds exactly its input's values, so its record is a copy of the
@@ -111,8 +113,13 @@ class StatsCollector : public exec::Observer {
   // Raises the channel absmax of the layers reading t.
   void observe_layers(const std::vector<size_t>& layers, const ir::Tensor& t,
                       std::vector<float>& scratch);
+  // (Those reading t along its last axis copy `done`'s maxima, already taken, when it is set.)
   void observe_layers(const std::vector<size_t>& layers, const float* x, const ir::Tensor& t,
-                      exec::ThreadPool* pool);
+                      exec::ThreadPool* pool, const LayerInputRecord* done = nullptr);
+  // The first layer reading p's tensor along its last axis, when add_batch can take that
+  // axis's channel maxima; else null.
+  LayerInputRecord* layer_to_fuse(const Pending& p);
+  static bool reads_last_axis(const LayerInputRecord& l, const ir::Tensor& t);
   // Observes every queued tensor no idle thread has taken, on the whole pool, then waits for
   // those they have, and empties the queue.
   void flush();

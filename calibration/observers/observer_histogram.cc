@@ -90,6 +90,16 @@ void count_chunk(const float* x, int64_t b, int64_t e, T scale, uint32_t* sub, s
   }
 }
 
+// Raises cmax[i % channels] to the finite |x[i]| for i in [b, e) (NaN and +-Inf fail a <= max).
+void raise_channel_absmax(const float* x, int64_t b, int64_t e, float* cmax, int64_t channels) {
+  int64_t c = b % channels;
+  for (int64_t i = b; i < e; ++i) {
+    const float a = std::fabs(x[i]);
+    cmax[c] = a <= std::numeric_limits<float>::max() && a > cmax[c] ? a : cmax[c];
+    if (++c == channels) c = 0;
+  }
+}
+
 // count_chunk and scan_values in one pass, for when the range to count at is already known to
 // be probably large enough: the indexes come from the same vectors (kFloatLanes) as the min/max.
 // Values at or above the range (|x| * scale >= nb), NaN and +-Inf land in the extra bin; the
@@ -98,8 +108,12 @@ void count_chunk(const float* x, int64_t b, int64_t e, T scale, uint32_t* sub, s
 // saves the finiteness masks: an infinity makes the absmax infinite, so the caller scans and
 // counts such a chunk again, and otherwise every finite value is below the range, the extra bin
 // holds exactly the NaN and `nonfinite` is its count.
+//
+// With `cmax`, it also raises cmax[i % channels] to the finite |x[i]| (channels a multiple of
+// kFloatLanes): the per-channel absmax of a layer's input along its last axis, from the same
+// vectors.
 ValueScan count_scan_chunk(const float* x, int64_t b, int64_t e, float scale, uint32_t* sub,
-                           size_t nb) {
+                           size_t nb, float* cmax = nullptr, int64_t channels = 0) {
   constexpr int kLanes = kFloatLanes;
   constexpr int64_t kBlock = 64;
   using F = float __attribute__((vector_size(kLanes * sizeof(float))));
@@ -108,8 +122,10 @@ ValueScan count_scan_chunk(const float* x, int64_t b, int64_t e, float scale, ui
   F lo = F{} + kInf, hi = F{} - kInf;
   const F sink = F{} + static_cast<float>(nb), sc = F{} + scale;
   const size_t stride = nb + 1;
+  const F big = F{} + std::numeric_limits<float>::max();
   alignas(64) int32_t idx[kBlock];
   int64_t i = b;
+  int64_t channel = channels > 0 ? b % channels : 0;  // of x[i], a multiple of kLanes
   for (; i + kBlock <= e; i += kBlock) {
     for (int k = 0; k < kBlock / kLanes; ++k) {
       F v;
@@ -117,6 +133,14 @@ ValueScan count_scan_chunk(const float* x, int64_t b, int64_t e, float scale, ui
       lo = v < lo ? v : lo;
       hi = v > hi ? v : hi;
       const F a = std::bit_cast<F>(std::bit_cast<I>(v) & 0x7fffffff);  // |v|, one AND
+      if (cmax != nullptr) {
+        F c;
+        std::memcpy(&c, cmax + channel, sizeof(c));
+        c = a <= big && a > c ? a : c;  // NaN and +-Inf fail a <= big
+        std::memcpy(cmax + channel, &c, sizeof(c));
+        channel += kLanes;
+        if (channel == channels) channel = 0;
+      }
       F f = a * sc;
       f = f < sink ? f : sink;  // NaN compares false: the extra bin
       const I q = __builtin_convertvector(f, I);
@@ -133,47 +157,10 @@ ValueScan count_scan_chunk(const float* x, int64_t b, int64_t e, float scale, ui
     s.lo = x[j] < s.lo ? x[j] : s.lo;
     s.hi = x[j] > s.hi ? x[j] : s.hi;
   }
+  if (cmax != nullptr) raise_channel_absmax(x, i, e, cmax, channels);
   count_chunk(x, i, e, scale, sub, nb);  // the tail
   for (size_t j = 0; j < 4; ++j) s.nonfinite += sub[j * stride + nb];
   return s;
-}
-
-// Counts x[b, e) into the (all zero) sub-histograms and scans it. `guess` is a power-of-two
-// range the values probably fit below (0: none known); when they do, one fused pass does both,
-// else the chunk is scanned and counted at the larger of `floor` and its own range. Returns
-// the range the counts were made at in `range` and the highest bin they can reach in `top`.
-ValueScan count_and_scan(const float* x, int64_t b, int64_t e, double guess, double floor,
-                         uint32_t* sub, size_t nb, double& range, size_t& top) {
-  if (guess > 0 && static_cast<double>(nb) / guess < 0x1p100) {
-    const auto f = static_cast<float>(static_cast<double>(nb) / guess);
-    const ValueScan scan = count_scan_chunk(x, b, e, f, sub, nb);
-    const float m = scan.absmax();
-    if (m < guess) {
-      range = guess;
-      top = static_cast<size_t>(m * f);
-      return scan;
-    }
-    std::fill(sub, sub + 4 * (nb + 1), 0u);  // a value above the guess: count again
-  }
-  const ValueScan scan = scan_values(x, b, e);
-  const float m = scan.absmax();
-  range = m == 0 ? floor : std::max(floor, pow2_above(m));
-  if (range == 0) {  // only zeros (and non-finite values) so far: all in bin 0 at any range
-    sub[0] = static_cast<uint32_t>(e - b - scan.nonfinite);  // (drain clears the NaN bins)
-    top = 0;
-    return scan;
-  }
-  const double scale = static_cast<double>(nb) / range;
-  // A float scale would overflow for ranges below 2^-100 (denormal-sized tensors).
-  if (scale < 0x1p100) {
-    const auto f = static_cast<float>(scale);
-    count_chunk(x, b, e, f, sub, nb);
-    top = static_cast<size_t>(m * f);
-  } else {
-    count_chunk(x, b, e, scale, sub, nb);
-    top = static_cast<size_t>(static_cast<double>(m) * scale);
-  }
-  return scan;
 }
 
 // log2(hi / lo) for powers of two hi >= lo > 0 (frexp(2^s) gives the exponent s + 1).
@@ -181,6 +168,110 @@ int shift_between(double hi, double lo) {
   int e = 0;
   std::frexp(hi / lo, &e);
   return e - 1;
+}
+
+// For count_scan_chunk's counts made at a range too small by 2^shift (shift >= 1): merges the
+// sub-histograms' bins down to the range 2^shift times larger (bin k -> k >> shift, exact as
+// in grow_to), then counts the finite values of x[b, e) at or above `guess`, which went to the
+// extra bin, at the new scale (a power of two). Returns how many there were (the extra bins
+// still hold them; drain clears those). They are few, a chunk's extremes: a vector compare
+// finds the blocks of kFloatLanes values that hold any.
+int64_t recount_above(const float* x, int64_t b, int64_t e, float guess, int shift, float scale,
+                      uint32_t* sub, size_t nb) {
+  // Each new bin sums `width` old ones; past a shift of log2(nb) every value below the guess
+  // lands in bin 0.
+  const size_t stride = nb + 1;
+  const size_t width = shift >= std::countr_zero(nb) ? nb : size_t{1} << shift;
+  const size_t kept = nb / width;
+  for (size_t j = 0; j < 4; ++j) {
+    uint32_t* row = sub + j * stride;
+    for (size_t i = 0; i < kept; ++i) {  // reads row[i * width, ...) >= i: in place is safe
+      uint32_t sum = 0;
+      for (size_t k = i * width; k < (i + 1) * width; ++k) sum += row[k];
+      row[i] = sum;
+    }
+    std::fill(row + kept, row + nb, 0u);
+  }
+  constexpr int kLanes = kFloatLanes;
+  using F = float __attribute__((vector_size(kLanes * sizeof(float))));
+  using I = int32_t __attribute__((vector_size(kLanes * sizeof(int32_t))));
+  const F g = F{} + guess, big = F{} + std::numeric_limits<float>::max();
+  int64_t again = 0;
+  const auto count = [&](int64_t i) {
+    const float a = std::fabs(x[i]);
+    if (a >= guess && a <= std::numeric_limits<float>::max()) {
+      ++sub[static_cast<size_t>(a * scale)];
+      ++again;
+    }
+  };
+  int64_t i = b;
+  for (; i + kLanes <= e; i += kLanes) {
+    F v;
+    std::memcpy(&v, x + i, sizeof(v));
+    const F a = std::bit_cast<F>(std::bit_cast<I>(v) & 0x7fffffff);
+    const I hit = (a >= g) & (a <= big);
+    bool any = false;
+    for (int k = 0; k < kLanes; ++k) any |= hit[k] != 0;
+    if (any) {
+      for (int64_t k = i; k < i + kLanes; ++k) count(k);
+    }
+  }
+  for (; i < e; ++i) count(i);
+  return again;
+}
+
+// Counts x[b, e) into the (all zero) sub-histograms and scans it. `guess` is a power-of-two
+// range the values probably fit below (0: none known); when they do, one fused pass does both,
+// else the chunk is scanned and counted at the larger of `floor` and its own range. Returns
+// the range the counts were made at in `range` and the highest bin they can reach in `top`.
+ValueScan count_and_scan(const float* x, int64_t b, int64_t e, double guess, double floor,
+                         uint32_t* sub, size_t nb, double& range, size_t& top, float* cmax,
+                         int64_t channels) {
+  if (guess > 0 && static_cast<double>(nb) / guess < 0x1p100) {
+    const auto f = static_cast<float>(static_cast<double>(nb) / guess);
+    // (Its channel maxima are right whatever comes next: they do not depend on the range.)
+    ValueScan scan = count_scan_chunk(x, b, e, f, sub, nb, cmax, channels);
+    const float m = scan.absmax();
+    if (m < guess) {
+      range = guess;
+      top = static_cast<size_t>(m * f);
+      return scan;
+    }
+    if (m <= std::numeric_limits<float>::max()) {
+      // Finite values at or above the guess (no infinity: the absmax would be one): the counts
+      // below it are moved to the larger range and only those values are counted again.
+      range = std::max(floor, pow2_above(m));
+      const auto g = static_cast<float>(guess);
+      const auto fr = static_cast<float>(static_cast<double>(nb) / range);
+      const int64_t again = recount_above(x, b, e, g, shift_between(range, guess), fr, sub, nb);
+      scan.nonfinite -= again;  // the extra bins held them with the NaN
+      top = static_cast<size_t>(m * fr);
+      return scan;
+    }
+    std::fill(sub, sub + 4 * (nb + 1), 0u);  // an infinity: scan and count again
+  }
+  // (A maximum taken twice is the same maximum: the channels may be raised again below.)
+  const ValueScan scan = scan_values(x, b, e);
+  const float m = scan.absmax();
+  range = m == 0 ? floor : std::max(floor, pow2_above(m));
+  const double scale = range == 0 ? 0 : static_cast<double>(nb) / range;
+  if (range > 0 && scale < 0x1p100) {
+    const auto f = static_cast<float>(scale);
+    // (Its own scan is not needed: the one above leaves the infinities out.)
+    count_scan_chunk(x, b, e, f, sub, nb, cmax, channels);
+    top = static_cast<size_t>(m * f);
+    return scan;
+  }
+  if (cmax != nullptr) raise_channel_absmax(x, b, e, cmax, channels);
+  if (range == 0) {  // only zeros (and non-finite values) so far: all in bin 0 at any range
+    sub[0] = static_cast<uint32_t>(e - b - scan.nonfinite);  // (drain clears the NaN bins)
+    top = 0;
+    return scan;
+  }
+  // A float scale would overflow for ranges below 2^-100 (denormal-sized tensors).
+  count_chunk(x, b, e, scale, sub, nb);
+  top = static_cast<size_t>(static_cast<double>(m) * scale);
+  return scan;
 }
 
 // This thread's four sub-histograms of nb + 1 bins (the last takes NaN and +-Inf), all zero
@@ -191,17 +282,27 @@ uint32_t* thread_sub_histograms(size_t nb) {
   return sub.data();
 }
 
-// Hands the sums of the sub-histograms' bins 0..top to put(k, count) and clears them (and the
-// NaN bins) again: only the bins up to the top are touched, so a small tensor does not pay
-// for the whole bin count.
-template <typename Put>
-void drain(uint32_t* sub, size_t nb, size_t top, Put put) {
-  const size_t stride = nb + 1;
-  for (size_t k = 0; k <= top; ++k) {
-    put(k, sub[k] + sub[stride + k] + sub[2 * stride + k] + sub[3 * stride + k]);
-    sub[k] = sub[stride + k] = sub[2 * stride + k] = sub[3 * stride + k] = 0;
+// Adds the sums of the sub-histograms' bins 0..top into counts[k >> shift] and clears them (and
+// the NaN bins) again: only the bins up to the top are touched, so a small tensor does not pay
+// for the whole bin count. A chunk puts at most kChunk values in a bin, so the four-way sums fit
+// in uint32; with no shift (the common case) the loop vectorises.
+void drain(uint32_t* sub, size_t nb, size_t top, int shift, int64_t* counts) {
+  const size_t stride = nb + 1, n = top + 1;
+  const uint32_t* s0 = sub;
+  const uint32_t* s1 = sub + stride;
+  const uint32_t* s2 = sub + 2 * stride;
+  const uint32_t* s3 = sub + 3 * stride;
+  if (shift == 0) {
+    for (size_t k = 0; k < n; ++k) counts[k] += static_cast<int64_t>(s0[k] + s1[k] + s2[k] + s3[k]);
+  } else {
+    for (size_t k = 0; k < n; ++k) {
+      counts[k >> shift] += static_cast<int64_t>(s0[k] + s1[k] + s2[k] + s3[k]);
+    }
   }
-  for (size_t j = 0; j < 4; ++j) sub[j * stride + nb] = 0;
+  for (size_t j = 0; j < 4; ++j) {
+    std::memset(sub + j * stride, 0, n * sizeof(uint32_t));
+    sub[j * stride + nb] = 0;
+  }
 }
 
 }  // namespace
@@ -210,10 +311,18 @@ int64_t AbsHistogram::add(const float* x, int64_t n, exec::ThreadPool* pool) {
   return add_batch(x, n, pool).nonfinite;
 }
 
-ValueScan AbsHistogram::add_batch(const float* x, int64_t n, exec::ThreadPool* pool) {
+bool AbsHistogram::can_take_channels(int64_t channels) {
+  return channels > 0 && channels % kFloatLanes == 0 && channels <= kChunk;
+}
+
+ValueScan AbsHistogram::add_batch(const float* x, int64_t n, exec::ThreadPool* pool,
+                                  ChannelMaxima channels) {
   const int64_t chunks = (n + kChunk - 1) / kChunk;
   const size_t nb = counts_.size();
-  if (chunks <= 1) return add_small(x, n);
+  if (channels.acc != nullptr && !can_take_channels(channels.channels)) {
+    throw std::invalid_argument("channel maxima need a channel count that can_take_channels takes");
+  }
+  if (chunks <= 1) return add_small(x, n, channels);
   // Each chunk's scan, kept between calls (its size grows with the largest tensor seen).
   thread_local std::vector<ValueScan> kept_scans;
   std::vector<ValueScan>& scans = kept_scans;  // this thread's, also inside the workers' lambda
@@ -228,21 +337,31 @@ ValueScan AbsHistogram::add_batch(const float* x, int64_t n, exec::ThreadPool* p
   // histogram's (both exact), and integer sums do not depend on the order. No per-chunk copy
   // of the counts is kept: growing one with the largest tensor seen put blocks between the
   // executor's freed activations, and the next activations then took fresh pages.
+  // The channel maxima likewise: each chunk's are taken into the caller's under the lock (a
+  // maximum does not depend on the order either).
   std::mutex merge;
+  const int64_t nc = channels.acc != nullptr ? channels.channels : 0;
   const auto run = [&](int64_t c0, int64_t c1) {
     uint32_t* sub = thread_sub_histograms(nb);
+    thread_local std::vector<float> chunk_channels;
     for (int64_t c = c0; c < c1; ++c) {
       double range = 0;
       size_t top = 0;
-      scans[static_cast<size_t>(c)] = count_and_scan(x, c * kChunk, std::min(n, (c + 1) * kChunk),
-                                                     seen.load(), current, sub, nb, range, top);
+      chunk_channels.assign(static_cast<size_t>(nc), 0.0f);
+      scans[static_cast<size_t>(c)] =
+          count_and_scan(x, c * kChunk, std::min(n, (c + 1) * kChunk), seen.load(), current, sub,
+                         nb, range, top, nc > 0 ? chunk_channels.data() : nullptr, nc);
       double r = seen.load();
       while (range > r && !seen.compare_exchange_weak(r, range)) {
       }
       const std::lock_guard<std::mutex> lock(merge);
       if (range > range_) grow_to(std::nextafter(range, 0.0));  // range_ becomes `range`
       const int shift = range > 0 ? shift_between(range_, range) : 0;
-      drain(sub, nb, top, [&](size_t k, uint32_t count) { counts_[k >> shift] += count; });
+      drain(sub, nb, top, shift, counts_.data());
+      for (int64_t k = 0; k < nc; ++k) {
+        float& m = channels.acc[k];
+        m = chunk_channels[static_cast<size_t>(k)] > m ? chunk_channels[static_cast<size_t>(k)] : m;
+      }
     }
   };
   if (pool != nullptr && pool->size() > 1) {
@@ -260,16 +379,17 @@ ValueScan AbsHistogram::add_batch(const float* x, int64_t n, exec::ThreadPool* p
 // One chunk: the histogram grows to the chunk's range first and the sub-histograms are added
 // straight into it (what add_batch's merge would do, without the per-chunk copy: small tensors
 // are most of the calls).
-ValueScan AbsHistogram::add_small(const float* x, int64_t n) {
+ValueScan AbsHistogram::add_small(const float* x, int64_t n, ChannelMaxima channels) {
   const size_t nb = counts_.size();
   uint32_t* sub = thread_sub_histograms(nb);
   // Guess the histogram's range: after the first runs a tensor's values mostly fit in it.
   double range = 0;
   size_t top = 0;
-  const ValueScan scan = count_and_scan(x, 0, n, range_, range_, sub, nb, range, top);
+  const ValueScan scan =
+      count_and_scan(x, 0, n, range_, range_, sub, nb, range, top, channels.acc, channels.channels);
   const float m = scan.absmax();
   if (range > range_) grow_to(std::nextafter(range, 0.0));  // range_ becomes `range`
-  drain(sub, nb, top, [&](size_t k, uint32_t c) { counts_[k] += c; });
+  drain(sub, nb, top, 0, counts_.data());
   absmax_ = std::max(absmax_, static_cast<double>(m));
   total_ += n - scan.nonfinite;
   return scan;

@@ -21,6 +21,14 @@
 
 namespace mixq::calib {
 
+// Where AbsHistogram::add_batch also takes the per-channel absmax of x along its last axis
+// (`channels` values per row): acc[k] is raised to the largest finite |x[i]| with
+// i % channels == k.
+struct ChannelMaxima {
+  float* acc = nullptr;  // none
+  int64_t channels = 0;
+};
+
 class AbsHistogram {
  public:
   explicit AbsHistogram(int bins = 2048);
@@ -32,9 +40,14 @@ class AbsHistogram {
   // Adds finite values; returns how many non-finite values were skipped. With a pool, large
   // inputs are counted in fixed chunks in parallel (integer counts: the result is the same).
   int64_t add(const float* x, int64_t n, exec::ThreadPool* pool = nullptr);
+  // Whether add_batch takes this channel count: a multiple of the vector width, at most a chunk.
+  static bool can_take_channels(int64_t channels);
   // As add(), and also returns the batch's finite min and max (what MinMax needs) from the same
-  // pass over x: each chunk is scanned and then counted while it is still in cache.
-  ValueScan add_batch(const float* x, int64_t n, exec::ThreadPool* pool = nullptr);
+  // pass over x: each chunk is scanned and then counted while it is still in cache. With
+  // `channels`, the channel maxima come from that pass too (instead of a second one over x,
+  // which for a large tensor reads it from memory again).
+  ValueScan add_batch(const float* x, int64_t n, exec::ThreadPool* pool = nullptr,
+                      ChannelMaxima channels = {});
 
   int bins() const { return static_cast<int>(counts_.size()); }
   // The covered range [0, R): 0 until a non-zero value has been seen.
@@ -53,7 +66,7 @@ class AbsHistogram {
 
  private:
   void grow_to(double range);
-  ValueScan add_small(const float* x, int64_t n);  // add_batch for a single chunk
+  ValueScan add_small(const float* x, int64_t n, ChannelMaxima channels);  // for a single chunk
 
   std::vector<int64_t> counts_;
   double range_ = 0;  // power of two, or 0 while every value seen is zero

@@ -144,6 +144,69 @@ TEST(StatsCollector, RecordsEveryActivationAndLayerInputChannels) {
   }
 }
 
+// Layers reading a tensor along its last axis (MatMul's K, Gemm's with transA = 0) take its
+// channel maxima from the histogram's counting pass: two layers on one input (the second gets a
+// copy), a large input split into chunks across the pool, a small one, NaN and Inf, over two
+// runs; equal to a plain loop over the values, on the calling thread and on the pool.
+TEST(StatsCollector, LastAxisChannelMaximaComeFromTheCountingPass) {
+  constexpr int64_t kK = 32, kHidden = 16;
+  GraphBuilder b(17);
+  ir::Value* x = b.input("x", DType::kFloat32, {"N", kK});
+  ir::Value* y =
+      b.node("MatMul", {x, b.constant("w", testing::random_floats({kK, kHidden}, 1))})[0];
+  ir::Value* g = b.node("Gemm", {x, b.constant("v", testing::random_floats({kK, 8}, 2))})[0];
+  ir::Value* r = b.node("Relu", {y})[0];
+  ir::Value* o =
+      b.node("MatMul", {r, b.constant("u", testing::random_floats({kHidden, kHidden}, 3))})[0];
+  for (ir::Value* v : {g, r, o}) b.output(v);
+  auto ex = exec::Executor::create(b.model(), {.threads = 3});
+  ASSERT_TRUE(ex.ok()) << ex.status().to_string();
+  StatsCollector serial(b.model(), {.bins = 512});
+  StatsCollector pooled(b.model(), {.bins = 512, .pool = &(*ex)->pool()});
+  ASSERT_EQ(serial.layer_inputs().size(), 3u);
+  std::map<std::string, std::vector<float>> seen;
+  for (int64_t n : {3000, 40}) {  // 96,000 values of x (two chunks and more), then 1,280
+    ir::Tensor xt = testing::random_floats({n, kK}, 30 + uint32_t(n), -4, 4);
+    float* px = xt.mutable_data<float>();
+    for (int64_t i = 0; i < xt.numel(); i += 97) px[i] *= 1 + static_cast<float>(i % 5);
+    px[n == 40 ? 5 : 70000] = std::numeric_limits<float>::quiet_NaN();
+    px[n == 40 ? 9 : 1000] = -std::numeric_limits<float>::infinity();
+    if (n == 40) px[kK * 3 + 17] = 250.0f;  // the small run raises one channel
+    const exec::NamedTensors feeds = {{"x", xt}};
+    for (StatsCollector* c : {&serial, &pooled}) {
+      c->begin_run(feeds);
+      auto out = (*ex)->run(feeds, c);
+      ASSERT_TRUE(out.ok()) << out.status().to_string();
+      c->end_run();
+      if (c == &serial) {
+        seen["x"].insert(seen["x"].end(), px, px + xt.numel());
+        const float* pr = (*out)[1].data<float>();
+        seen[r->name()].insert(seen[r->name()].end(), pr, pr + (*out)[1].numel());
+      }
+    }
+  }
+  const auto want = [&](const std::string& name, int64_t channels) {
+    std::vector<float> m(static_cast<size_t>(channels), 0.0f);
+    const auto& v = seen.at(name);
+    for (size_t i = 0; i < v.size(); ++i) {
+      float& w = m[i % static_cast<size_t>(channels)];
+      if (std::isfinite(v[i])) w = std::max(w, std::fabs(v[i]));
+    }
+    return m;
+  };
+  for (StatsCollector* c : {&serial, &pooled}) {
+    for (const auto& l : c->layer_inputs()) {
+      const int64_t channels = l.tensor == "x" ? kK : kHidden;
+      EXPECT_EQ(l.channel_absmax, want(l.tensor, channels)) << l.layer;
+      EXPECT_EQ(l.axis, l.op_type == "Gemm" ? 1 : -1);
+    }
+    AbsHistogram h(512);
+    h.add(seen.at("x").data(), static_cast<int64_t>(seen.at("x").size()));
+    EXPECT_EQ(c->tensors().at("x").histogram->counts(), h.counts());
+    EXPECT_EQ(c->tensors().at("x").minmax.nonfinite, 4);
+  }
+}
+
 // Many small tensors over many runs, observed by the pool's idle threads while the runs go on:
 // every record (min/max, NaN counts and where the first came from, histogram counts and
 // range, channel absmax) equals the one observed on the calling thread, run after run. After

@@ -14,8 +14,11 @@
 #include <cmath>
 #include <limits>
 #include <random>
+#include <stdexcept>
+#include <vector>
 
 #include "mixq/core/float8.h"
+#include "mixq/core/simd.h"
 
 namespace mixq::calib {
 namespace {
@@ -212,6 +215,143 @@ TEST(AbsHistogram, GuessedRangeCountsEqualTheDefinitionAtItsEdges) {
     EXPECT_EQ(h.range(), 32.0);
     EXPECT_EQ(h.total(), static_cast<int64_t>(all.size()) - 5);  // NaN x2, Inf, -Inf x2
   }
+}
+
+TEST(AbsHistogram, ValuesAboveTheGuessAreCountedAgainWithoutTheRest) {
+  // A batch whose values mostly fit the histogram's range (the guess) but some do not: the
+  // counts below the guess move to the new range and only the values at or above it are
+  // counted again. Few and many of them, in the vector part and the scalar tail, exactly at
+  // the guess, with NaN in the same batch (not counted again: the scan still reports it), a
+  // jump of the range past the bin count (every old bin into bin 0), and the same inside a
+  // large batch on a pool.
+  std::mt19937 rng(31);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const auto values = [&](size_t n) {
+    std::vector<float> v(n);
+    for (auto& x : v) x = u(rng);
+    return v;
+  };
+  std::vector<std::vector<float>> batches;
+  batches.push_back(values(500));  // range 1
+  auto few = values(1000 + 5);     // a tail of 5 after the vectors (of 8 or 16)
+  few[3] = 1.0f;                   // exactly the guess
+  few[500] = -3.5f;
+  few[1003] = 2.0f;  // in the tail
+  few[700] = nan;
+  batches.push_back(few);
+  auto many = values(3000);  // range 4 now; a third of the values go above it
+  for (size_t i = 0; i < many.size(); i += 3) many[i] *= 40.0f;
+  many[1] = nan;
+  batches.push_back(many);
+  auto jump = values(777);  // range 64 now; 2^20 larger: past 2^(log2 bins)
+  jump[100] = 5e7f;
+  batches.push_back(jump);
+  auto big = values(4 * 65536 + 9);  // each chunk guesses the range before it
+  big[65536 + 10] = 3e8f;
+  big[2 * 65536 + 4] = nan;
+  for (size_t i = 3 * 65536; i < big.size(); i += 7) big[i] *= 4e9f;
+  batches.push_back(big);
+  exec::ThreadPool pool(3);
+  for (exec::ThreadPool* p : {static_cast<exec::ThreadPool*>(nullptr), &pool}) {
+    AbsHistogram h(256);
+    std::vector<float> all;
+    for (const auto& b : batches) {
+      const ValueScan scan = h.add_batch(b.data(), static_cast<int64_t>(b.size()), p);
+      ValueScan want;
+      for (float v : b) {
+        if (!std::isfinite(v)) {
+          ++want.nonfinite;
+          continue;
+        }
+        want.lo = std::min(want.lo, v);
+        want.hi = std::max(want.hi, v);
+      }
+      EXPECT_EQ(scan.nonfinite, want.nonfinite);
+      EXPECT_EQ(scan.lo, want.lo);
+      EXPECT_EQ(scan.hi, want.hi);
+      all.insert(all.end(), b.begin(), b.end());
+      double r = 0;
+      EXPECT_EQ(h.counts(), direct_counts(all, 256, &r)) << "after " << all.size() << " values";
+      EXPECT_EQ(h.range(), r);
+      int64_t finite = 0;
+      for (float v : all) finite += std::isfinite(v);
+      EXPECT_EQ(h.total(), finite);
+    }
+    EXPECT_EQ(h.range(), 0x1p32);
+  }
+}
+
+TEST(AbsHistogram, ChannelMaximaFromTheCountingPassEqualAPlainLoop) {
+  // add_batch's per-channel absmax along the last axis, taken in its counting pass, for
+  // channel counts that divide the 64K chunk and some that do not (chunks then start
+  // mid-row), up to one row per chunk; over chunks at very different scales (so every path of
+  // the counting runs: the guessed range, the recount above it, the scan first, an infinity's
+  // recount), NaN, +-Inf and -0, one thread and a pool, two batches (the second raising some
+  // maxima, one of them in the scalar tail), a single-chunk batch, and denormal-sized and
+  // all-zero batches first.
+  constexpr int64_t kLanes = kFloatLanes;
+  EXPECT_TRUE(AbsHistogram::can_take_channels(kLanes));
+  EXPECT_TRUE(AbsHistogram::can_take_channels(AbsHistogram::kChunkValues));
+  EXPECT_FALSE(AbsHistogram::can_take_channels(0));
+  EXPECT_FALSE(AbsHistogram::can_take_channels(kLanes + 4));
+  EXPECT_FALSE(AbsHistogram::can_take_channels(2 * AbsHistogram::kChunkValues));
+  std::mt19937 rng(41);
+  std::normal_distribution<float> g(0, 1);
+  exec::ThreadPool pool(3);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  for (const int64_t k :
+       {kLanes, 3 * kLanes, 5 * kLanes, int64_t{512}, AbsHistogram::kChunkValues}) {
+    const int64_t n = (5 * 65536 + 1000) / k * k + k;  // whole rows, several chunks
+    std::vector<std::vector<float>> batches(2, std::vector<float>(static_cast<size_t>(n)));
+    for (auto& b : batches) {
+      for (size_t i = 0; i < b.size(); ++i) {
+        const size_t chunk = i / 65536;
+        const float scale = chunk == 1 ? 1000.0f : chunk == 2 ? 1e-3f : chunk == 3 ? 0.0f : 1.0f;
+        b[i] = scale * g(rng) * static_cast<float>(1 + i % 7);
+      }
+    }
+    batches[0][5] = nan;
+    batches[0][65536 + 3] = inf;
+    batches[0][static_cast<size_t>(n) - 1] = -inf;
+    batches[0][7] = -0.0f;
+    batches[1][3 * 65536 + 11] = -77.0f;  // in the all-zero chunk
+    batches[1][4 * 65536 + 2] = 1e6f;
+    batches[1][static_cast<size_t>(n) - 2] = 2e6f;  // in the scalar tail when n % 64 != 0
+    std::vector<float> small(static_cast<size_t>(k * (k < 1024 ? 8 : 1)));
+    for (auto& v : small) v = g(rng) * 50.0f;
+    small[1] = nan;
+    batches.push_back(small);  // fewer than a chunk: add_small
+    // First, on empty maxima: a range below 2^-100 (the float64 count), then zeros.
+    std::vector<float> tiny(static_cast<size_t>(k) * 2), zeros(static_cast<size_t>(k));
+    for (auto& v : tiny) v = 1e-40f * g(rng);
+    batches.insert(batches.begin(), {tiny, zeros});
+    std::vector<float> want(static_cast<size_t>(k), 0.0f);
+    for (exec::ThreadPool* p : {static_cast<exec::ThreadPool*>(nullptr), &pool}) {
+      std::fill(want.begin(), want.end(), 0.0f);
+      std::vector<float> acc(static_cast<size_t>(k), 0.0f);
+      AbsHistogram h(512), plain(512);
+      for (const auto& b : batches) {
+        const int64_t m = static_cast<int64_t>(b.size());
+        const ValueScan with = h.add_batch(b.data(), m, p, {acc.data(), k});
+        const ValueScan without = plain.add_batch(b.data(), m, p);
+        for (int64_t i = 0; i < m; ++i) {
+          const float a = std::fabs(b[static_cast<size_t>(i)]);
+          float& w = want[static_cast<size_t>(i % k)];
+          if (std::isfinite(a)) w = std::max(w, a);
+        }
+        EXPECT_EQ(acc, want) << "channels " << k << " after a batch of " << m;
+        EXPECT_EQ(h.counts(), plain.counts()) << k;
+        EXPECT_EQ(with.lo, without.lo);
+        EXPECT_EQ(with.hi, without.hi);
+        EXPECT_EQ(with.nonfinite, without.nonfinite);
+      }
+    }
+  }
+  AbsHistogram h;
+  std::vector<float> x(100), acc(12);
+  EXPECT_THROW(h.add_batch(x.data(), 100, nullptr, {acc.data(), 12}), std::invalid_argument);
 }
 
 TEST(AbsHistogram, SkipsNonFiniteValuesAndCountsThem) {
