@@ -1,7 +1,10 @@
 #include "mixq/calibration/observers/observer_collector.h"
 
 #include <algorithm>
+#include <bit>
+#include <cmath>
 #include <set>
+#include <stdexcept>
 
 #include "mixq/quant/layer_selection.h"
 
@@ -42,6 +45,7 @@ StatsCollector::StatsCollector(const ir::Model& model, const CollectorOptions& o
     auto src = alias_of_.find(in->name());
     alias_of_[out->name()] = src == alias_of_.end() ? in->name() : src->second;
   }
+  if (options_.histograms) find_scaled(model);
   for (const auto& layer : quant::find_quantizable_layers(model)) {
     const ir::Node& n = *layer.node;
     if (n.inputs().empty() || n.input(0) == nullptr) continue;
@@ -62,6 +66,62 @@ StatsCollector::StatsCollector(const ir::Model& model, const CollectorOptions& o
   }
   if (options_.pool != nullptr && options_.pool->size() > 1) {
     options_.pool->set_idle_work([this] { return observe_next(); });
+  }
+}
+
+namespace {
+
+// For a constant scalar c = +-2^k with k <= 0 (a Mul's; for a Div, 1/c): k and c as a factor.
+bool power_of_two_factor(const ir::Tensor& t, bool divisor, int& k, float& c) {
+  if (t.dtype() != DType::kFloat32 || t.numel() != 1) return false;
+  const float v = t.data<float>()[0];
+  if (!std::isnormal(v)) return false;
+  int e = 0;
+  if (std::frexp(std::fabs(v), &e) != 0.5f) return false;  // |v| = 2^(e - 1)
+  k = divisor ? 1 - e : e - 1;
+  if (k > 0) return false;  // (a larger |c| could overflow)
+  c = std::ldexp(v < 0 ? -1.0f : 1.0f, k);
+  return true;
+}
+
+// Whether a Scaled output's values of a run after which its source's range is `range` derive
+// exactly: only zeros so far, or bins at y's range at least 2^-125 wide (every subnormal y,
+// and every x whose product rounds to one, in bin 0).
+bool derivable(double range, int k, int bins) {
+  return range == 0 || std::ldexp(range, k) / bins >= 0x1p-125;
+}
+
+}  // namespace
+
+void StatsCollector::find_scaled(const ir::Model& model) {
+  for (const auto& n : model.graph().nodes()) {
+    const bool mul = n->op_type() == "Mul", div = n->op_type() == "Div";
+    if (!n->is_onnx_domain() || !(mul || div) || n->inputs().size() != 2) continue;
+    const ir::Value* y = n->output(0);
+    for (size_t side = 0; side < (mul ? 2u : 1u); ++side) {
+      const ir::Value* x = n->input(side);
+      const ir::Tensor* c = quant::constant_tensor(model, n->input(1 - side));
+      int k = 0;
+      float factor = 1;
+      if (x == nullptr || y == nullptr || c == nullptr || x->initializer() != nullptr ||
+          !power_of_two_factor(*c, div, k, factor)) {
+        continue;
+      }
+      // x must be observed itself (not a copy, not derived), and y must be recorded.
+      const std::string& xn = x->name();
+      if (xn == y->name() || !tensors_.count(xn) || !tensors_.count(y->name()) ||
+          alias_of_.count(xn) || alias_of_.count(y->name()) || scaled_.count(xn)) {
+        continue;
+      }
+      Scaled sc;
+      sc.source = xn;
+      sc.k = k;
+      sc.c = factor;
+      sc.direct = sc.excluded = sc.before = AbsHistogram(options_.bins);
+      scaled_from_[xn].push_back(y->name());
+      scaled_.emplace(y->name(), std::move(sc));
+      break;
+    }
   }
 }
 
@@ -98,7 +158,15 @@ void StatsCollector::record(const std::string& name, const ir::Tensor& t) {
     if (layers != nullptr) observe_layers(*layers, t, scratch_);
     return;
   }
+  if (auto s = scaled_.find(name); s != scaled_.end()) {
+    record_scaled(s->second, r, layers, t);
+    return;
+  }
   Pending p{&r, layers, t, run_ - 1, first_sample_, samples_};
+  if (scaled_from_.count(name)) {
+    observe_source(p, name);  // now: its Scaled outputs come later in the same run
+    return;
+  }
   exec::ThreadPool* pool = options_.pool;
   // A tensor large enough to split is scanned now, on the whole pool, while it is still in
   // cache: the forward pass of a large batch keeps every thread busy, so it would wait anyway.
@@ -168,37 +236,162 @@ void StatsCollector::flush() {
   next_ = 0;
 }
 
-void StatsCollector::observe(const Pending& p, exec::ThreadPool* pool,
-                             std::vector<float>& scratch) {
+ValueScan StatsCollector::observe(const Pending& p, exec::ThreadPool* pool,
+                                  std::vector<float>& scratch, std::vector<float>* channels,
+                                  bool* took_channels) {
   TensorRecord& r = *p.record;
   const ir::Tensor& t = p.tensor;
+  if (took_channels != nullptr) *took_channels = false;
   const float* x = float_values(t, scratch);
-  if (x == nullptr) return;
+  if (x == nullptr) return {};
   const int64_t n = t.numel();
   r.dtype = t.dtype();
   const int64_t bad_before = r.minmax.nonfinite;
+  ValueScan scan;
   // A layer reading t along its last axis takes its channel maxima from the histogram's pass
   // over t rather than from a second one.
   LayerInputRecord* fused = options_.histograms ? layer_to_fuse(p) : nullptr;
   if (options_.histograms) {
-    ChannelMaxima maxima;
-    if (fused != nullptr) {
-      const int64_t channels = t.dims().back();
-      if (fused->channel_absmax.size() != static_cast<size_t>(channels)) {
-        fused->channel_absmax.assign(static_cast<size_t>(channels), 0.0f);
-      }
-      maxima = {fused->channel_absmax.data(), channels};
+    const int64_t k = t.rank() > 0 ? t.dims().back() : 0;
+    std::vector<float>* acc = fused != nullptr ? &fused->channel_absmax : nullptr;
+    if (acc == nullptr && channels != nullptr && AbsHistogram::can_take_channels(k)) {
+      acc = channels;
     }
-    r.minmax.absorb(r.histogram->add_batch(x, n, pool, maxima), x, n, p.run);
+    ChannelMaxima maxima;
+    if (acc != nullptr) {
+      if (acc->size() != static_cast<size_t>(k)) acc->assign(static_cast<size_t>(k), 0.0f);
+      maxima = {acc->data(), k};
+    }
+    AbsHistogram& h = p.histogram != nullptr ? *p.histogram : *r.histogram;
+    scan = h.add_batch(x, n, pool, maxima);
+    r.minmax.absorb(scan, x, n, p.run);
+    if (acc != nullptr && channels != nullptr) {
+      if (acc != channels) *channels = *acc;  // the layer's: the same runs, the same maxima
+      if (took_channels != nullptr) *took_channels = true;
+    }
   } else {
     r.minmax.add(x, n, p.run, pool);
   }
-  if (bad_before == 0 && r.minmax.nonfinite > 0 && p.first_sample >= 0) {
-    const bool batched = p.samples > 1 && t.rank() > 0 && t.dims()[0] == p.samples && n > 0;
-    r.first_nonfinite_sample =
-        p.first_sample + (batched ? r.minmax.first_nonfinite_index / (n / p.samples) : 0);
-  }
+  note_first_nonfinite(r, t, bad_before, p.first_sample, p.samples);
   if (p.layers != nullptr) observe_layers(*p.layers, x, t, pool, fused);
+  return scan;
+}
+
+void StatsCollector::note_first_nonfinite(TensorRecord& r, const ir::Tensor& t, int64_t bad_before,
+                                          int64_t first_sample, int64_t samples) {
+  if (bad_before != 0 || r.minmax.nonfinite == 0 || first_sample < 0) return;
+  const int64_t n = t.numel();
+  const bool batched = samples > 1 && t.rank() > 0 && t.dims()[0] == samples && n > 0;
+  r.first_nonfinite_sample =
+      first_sample + (batched ? r.minmax.first_nonfinite_index / (n / samples) : 0);
+}
+
+void StatsCollector::observe_source(const Pending& p, const std::string& name) {
+  const std::vector<std::string>& ys = scaled_from_.at(name);
+  const AbsHistogram& h = *p.record->histogram;
+  const int64_t run = p.run;
+  const bool f32 = p.tensor.dtype() == DType::kFloat32;
+  bool want_channels = false;
+  for (const std::string& y : ys) {
+    Scaled& s = scaled_.at(y);
+    if (s.run >= 0 && s.ok && s.y_run != s.run) {
+      // x's last run had no y (calibrate --tensors may pass x on without y): those values of
+      // x would be taken for y's, so y is counted from now on, if it ever comes.
+      if (s.derived) {
+        throw std::logic_error("calibration: '" + y + "' was not recorded in a run of '" + name +
+                               "', which it derives from");
+      }
+      s.broken = true;
+    }
+    // Where this run's values may not derive, keep x's histogram before them, to set them
+    // apart after. (Once the range derives and is not 0, every later one does: it only grows.)
+    s.kept_before = !f32 || h.range() == 0 || !derivable(h.range(), s.k, h.bins());
+    if (s.kept_before) s.before = h;
+    auto it = layers_reading_.find(y);
+    if (f32 && it != layers_reading_.end()) {
+      for (size_t idx : it->second) {
+        want_channels |= reads_last_axis(layer_inputs_[idx], p.tensor);
+      }
+    }
+  }
+  std::vector<float> channels;
+  if (want_channels) channels = scaled_.at(ys.front()).channels;
+  bool took = false;
+  const ValueScan scan =
+      observe(p, options_.pool, scratch_, want_channels ? &channels : nullptr, &took);
+  for (const std::string& y : ys) {
+    Scaled& s = scaled_.at(y);
+    s.run = run;
+    s.numel = p.tensor.numel();
+    s.rank = p.tensor.rank();
+    s.scan = scan;
+    s.ok = f32 && derivable(h.range(), s.k, h.bins());
+    if (!s.ok) {
+      if (!s.kept_before)
+        throw std::logic_error("calibration: no histogram of '" + name + "' kept");
+      s.excluded.merge(h.minus(s.before));
+    }
+    if (took) {
+      s.channels = channels;
+      s.channels_run = run;
+    }
+  }
+}
+
+void StatsCollector::record_scaled(Scaled& s, TensorRecord& r, const std::vector<size_t>* layers,
+                                   const ir::Tensor& t) {
+  const int64_t run = run_ - 1;
+  s.y_run = run;
+  if (s.run != run || !s.ok || s.broken) {
+    // Not derived: x was not observed in this run, or its values are set apart.
+    Pending p{&r, layers, t, run, first_sample_, samples_, &s.direct};
+    observe(p, options_.pool, scratch_);
+    return;
+  }
+  if (t.dtype() != DType::kFloat32 || t.numel() != s.numel) {
+    throw std::logic_error("calibration: '" + s.source + "' times a constant gave " +
+                           std::to_string(t.numel()) + " values, not " + std::to_string(s.numel));
+  }
+  r.dtype = t.dtype();
+  const float* y = t.data<float>();
+  const int64_t n = t.numel();
+  const int64_t bad_before = r.minmax.nonfinite;
+  // Rounding keeps the order, so the extremes are x's times c (swapped when c < 0), unless one
+  // is zero: which of -0 and +0 a scan keeps depends on where they are, so y is scanned then.
+  float lo = s.scan.lo * s.c, hi = s.scan.hi * s.c;
+  if (s.c < 0) std::swap(lo, hi);
+  float absmax = 0;
+  if (lo == 0 || hi == 0) {
+    absmax = r.minmax.add(y, n, run, options_.pool);
+  } else {
+    ValueScan scan;
+    scan.lo = lo;
+    scan.hi = hi;
+    scan.nonfinite = s.scan.nonfinite;  // NaN and +-Inf stay so; no finite product overflows
+    absmax = r.minmax.absorb(scan, y, n, run);
+  }
+  note_first_nonfinite(r, t, bad_before, first_sample_, samples_);
+  s.derived_absmax = std::max(s.derived_absmax, static_cast<double>(absmax));
+  s.derived = true;
+  ++derived_runs_;
+  if (layers == nullptr || t.rank() == 0) return;
+  std::vector<size_t> others;
+  for (size_t idx : *layers) {
+    LayerInputRecord& l = layer_inputs_[idx];
+    if (!reads_last_axis(l, t) || s.channels_run != run || t.rank() != s.rank) {
+      others.push_back(idx);
+      continue;
+    }
+    // x's maxima times |c|: a maximum commutes with the (order-keeping) rounding.
+    if (l.channel_absmax.size() != s.channels.size()) {
+      l.channel_absmax.assign(s.channels.size(), 0.0f);
+    }
+    const float m = std::fabs(s.c);
+    for (size_t i = 0; i < s.channels.size(); ++i) {
+      l.channel_absmax[i] = std::max(l.channel_absmax[i], s.channels[i] * m);
+    }
+  }
+  if (!others.empty()) observe_layers(others, y, t, options_.pool);
 }
 
 LayerInputRecord* StatsCollector::layer_to_fuse(const Pending& p) {
@@ -247,6 +440,19 @@ void StatsCollector::finish() {
   flush();
   if (!observed_since_finish_) return;  // the copies are up to date
   observed_since_finish_ = false;
+  // The Scaled outputs' histograms (before the copies: one may be an alias's source): the
+  // directly counted runs', and x's of the derived runs scaled.
+  for (const auto& [name, s] : scaled_) {
+    TensorRecord& r = tensors_.at(name);
+    if (r.dtype == DType::kUndefined) continue;
+    auto h = std::make_unique<AbsHistogram>(s.direct);
+    if (s.derived) {
+      AbsHistogram part = tensors_.at(s.source).histogram->minus(s.excluded);
+      part.scale_range(s.k, s.derived_absmax);
+      h->merge(part);
+    }
+    r.histogram = std::move(h);
+  }
   for (const auto& [name, source] : alias_of_) {
     TensorRecord& r = tensors_.at(name);
     const TensorRecord& s = tensors_.at(source);

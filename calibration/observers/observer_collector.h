@@ -11,6 +11,10 @@
 // Transpose of an activation) holds exactly its input's values, so its record is a copy of the
 // input's, made by finish(), instead of a second pass over the same numbers. (Only where the
 // first NaN came from can differ: the copy names the input's sample.)
+//
+// Likewise the output y of a Mul of a float32 activation x by a constant c = +-2^k, k <= 0
+// (or a Div by 1/c) holds x's values times c, exactly or rounded to a subnormal: its record is
+// derived from x's instead of counted (see Scaled).
 #pragma once
 
 #include <atomic>
@@ -93,6 +97,9 @@ class StatsCollector : public exec::Observer {
   // Tensors observed by idle threads during the runs (the rest: on the calling thread or in
   // end_run). For tests and diagnostics.
   int64_t observed_in_background() const { return in_background_.load(); }
+  // Runs of Scaled outputs (see the file comment) derived from their sources' instead of
+  // counted. For tests and diagnostics.
+  int64_t derived_runs() const { return derived_runs_; }
   // The tensor whose record `name`'s is a copy of (see above); `name` itself when none.
   const std::string& source_of(const std::string& name) const {
     auto it = alias_of_.find(name);
@@ -106,10 +113,53 @@ class StatsCollector : public exec::Observer {
     const std::vector<size_t>* layers;  // layer_inputs_ entries reading this tensor, or null
     ir::Tensor tensor;
     int64_t run, first_sample, samples;
+    AbsHistogram* histogram = nullptr;  // where its values are counted, when not its record's
   };
+  // A node output y = x * c, c = +-2^k with k <= 0, x a float32 activation: y's histogram is
+  // x's with the range times 2^k, its min and max are x's times c, its NaN and +-Inf are x's,
+  // and its channel maxima along the last axis are x's times |c|: the products are exact, or
+  // subnormal. A subnormal may round into another bin unless the bins are wider than the
+  // subnormals, which holds once x's range r has r * 2^k / bins >= 2^-125 (then and ever after:
+  // ranges only grow) or r = 0 (only zeros). x is observed when it comes, never queued, so
+  // that y finds x's findings of its run; a run of y that this does not cover is counted
+  // directly into `direct`, and x's values of that run are set apart in `excluded`.
+  struct Scaled {
+    std::string source;  // x
+    int k = 0;
+    float c = 1;
+    // x's last observation: its run, findings, and whether y's values of that run derive.
+    int64_t run = -1, numel = 0;
+    size_t rank = 0;
+    ValueScan scan;
+    bool ok = false;
+    int64_t y_run = -1;  // the last run that recorded y
+    // x's channel maxima along its last axis over its runs (when y's layers want them), and
+    // the last run that raised them.
+    std::vector<float> channels;
+    int64_t channels_run = -1;
+    // Over the runs:
+    AbsHistogram direct, excluded, before;  // (before: x's, while x is observed)
+    bool kept_before = false;               // `before` was taken for x's current run
+    double derived_absmax = 0;              // y's largest finite |y| in the derived runs
+    bool derived = false;                   // some run was derived
+    bool broken = false;                    // a run of x had no y: y is always counted
+  };
+  void find_scaled(const ir::Model& model);  // fills scaled_ and scaled_from_
   void record(const std::string& name, const ir::Tensor& t);
-  // Updates one tensor's record (and the layer inputs reading it) with one run's values.
-  void observe(const Pending& p, exec::ThreadPool* pool, std::vector<float>& scratch);
+  // Updates one tensor's record (and the layer inputs reading it) with one run's values, and
+  // with `channels`, raises it to the tensor's channel maxima along its last axis when
+  // AbsHistogram can take them in its pass (see layer_to_fuse). Returns the run's findings.
+  ValueScan observe(const Pending& p, exec::ThreadPool* pool, std::vector<float>& scratch,
+                    std::vector<float>* channels = nullptr, bool* took_channels = nullptr);
+  // observe() for a tensor some Scaled outputs derive from, with their bookkeeping.
+  void observe_source(const Pending& p, const std::string& name);
+  // Records a Scaled output's run: derived from its source's, or counted.
+  void record_scaled(Scaled& s, TensorRecord& r, const std::vector<size_t>* layers,
+                     const ir::Tensor& t);
+  // Notes the data-set sample of r's first NaN/Inf when a run of tensor t over samples
+  // [first_sample, first_sample + samples) found it (r had bad_before non-finite values).
+  static void note_first_nonfinite(TensorRecord& r, const ir::Tensor& t, int64_t bad_before,
+                                   int64_t first_sample, int64_t samples);
   // Raises the channel absmax of the layers reading t.
   void observe_layers(const std::vector<size_t>& layers, const ir::Tensor& t,
                       std::vector<float>& scratch);
@@ -131,10 +181,12 @@ class StatsCollector : public exec::Observer {
   std::vector<LayerInputRecord> layer_inputs_;
   std::unordered_map<std::string, std::vector<size_t>> layers_reading_;  // tensor -> records
   std::unordered_map<std::string, std::string> alias_of_;  // value-moving output -> its source
-  int64_t run_ = 0;                                        // runs begun
-  bool observed_since_finish_ = false;                     // finish() has copies to redo
-  int64_t first_sample_ = -1, samples_ = 1;                // of the current run
-  std::vector<float> scratch_;                             // float16/bfloat16 widened to float32
+  std::unordered_map<std::string, Scaled> scaled_;         // y -> how it derives from x
+  std::unordered_map<std::string, std::vector<std::string>> scaled_from_;  // x -> its ys
+  int64_t run_ = 0;                                                        // runs begun
+  bool observed_since_finish_ = false;       // finish() has copies to redo
+  int64_t first_sample_ = -1, samples_ = 1;  // of the current run
+  std::vector<float> scratch_;               // float16/bfloat16 widened to float32
 
   // This run's tensors to observe, in the order they came. A tensor appears at most once per
   // run and the queue is emptied every run, so each record still sees its runs in order and the
@@ -147,6 +199,7 @@ class StatsCollector : public exec::Observer {
   size_t untaken_bytes_ = 0;        // their tensors' bytes
   size_t with_workers_ = 0;         // taken by idle threads, not yet observed
   std::atomic<int64_t> in_background_{0};
+  int64_t derived_runs_ = 0;
 };
 
 }  // namespace mixq::calib

@@ -411,4 +411,27 @@ void AbsHistogram::merge(const AbsHistogram& other) {
   total_ += o.total_;
 }
 
+AbsHistogram AbsHistogram::minus(const AbsHistogram& earlier) const {
+  if (earlier.counts_.size() != counts_.size() || earlier.range_ > range_ ||
+      earlier.total_ > total_) {
+    throw std::invalid_argument("subtracting a histogram that is not part of this one");
+  }
+  AbsHistogram e = earlier;
+  if (range_ > 0) e.grow_to(std::nextafter(range_, 0.0));  // e's range becomes range_
+  AbsHistogram out = *this;
+  for (size_t i = 0; i < counts_.size(); ++i) {
+    if (e.counts_[i] > counts_[i]) {
+      throw std::invalid_argument("subtracting a histogram that is not part of this one");
+    }
+    out.counts_[i] -= e.counts_[i];
+  }
+  out.total_ -= e.total_;
+  return out;
+}
+
+void AbsHistogram::scale_range(int k, double absmax) {
+  range_ = absmax == 0 ? 0 : std::ldexp(range_, k);
+  absmax_ = absmax;
+}
+
 }  // namespace mixq::calib

@@ -63,6 +63,15 @@ class AbsHistogram {
 
   // Merges another histogram of the same bin count (exact, as above).
   void merge(const AbsHistogram& other);
+  // This histogram less `earlier`, a histogram of some of its values (itself at an earlier
+  // point, say): the counts of the other values, at this one's range (exact, as above). Their
+  // absmax is not known: it is left at this one's.
+  AbsHistogram minus(const AbsHistogram& earlier) const;
+  // Makes this the histogram of the values times 2^k: the same counts over the range times
+  // 2^k, and `absmax` the new values' largest |x| (0: every value is zero, and the range
+  // becomes 0). Exact when that range is still a power of two above absmax and the values
+  // times 2^k were computed exactly or fall in bin 0 (StatsCollector's derived tensors).
+  void scale_range(int k, double absmax);
 
  private:
   void grow_to(double range);

@@ -14,6 +14,7 @@
 #include <iostream>
 #include <limits>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "graph_builder.h"
@@ -205,6 +206,233 @@ TEST(StatsCollector, LastAxisChannelMaximaComeFromTheCountingPass) {
     EXPECT_EQ(c->tensors().at("x").histogram->counts(), h.counts());
     EXPECT_EQ(c->tensors().at("x").minmax.nonfinite, 4);
   }
+}
+
+// Outputs that are their input times +-2^k, k <= 0 (Mul by 0.5, by -0.25 with the constant
+// first, by a Constant node's 0.5 after a Relu, Div by 4) are derived from the input's
+// record, not counted; Mul by 3 and by 2 are counted. Over runs of zeros, of subnormals whose
+// products round (first while the input's range is that small too: counted and set apart;
+// then after a normal run: derived), of normal values with NaN and Inf, and of values near
+// the largest float (which overflow times 2 and 3: why only k <= 0 derives), every
+// record equals the one computed from the values the runs produced (histogram, min/max,
+// counts, where the first NaN came from), and so do the channel maxima of a MatMul reading a
+// derived output; on the calling thread and on the pool.
+TEST(StatsCollector, PowerOfTwoProductsDeriveExactlyFromTheirInput) {
+  constexpr int64_t kK = 16;
+  GraphBuilder b(17);
+  ir::Value* x = b.input("x", DType::kFloat32, {"N", kK});
+  const auto scalar = [&](const std::string& name, float v) {
+    return b.constant(name, ir::Tensor::scalar_float(v));
+  };
+  ir::Value* half = b.node("Mul", {x, scalar("half", 0.5f)})[0];
+  ir::Value* quarter = b.node("Mul", {scalar("minus_quarter", -0.25f), x})[0];
+  ir::Value* fourth = b.node("Div", {x, scalar("four", 4.0f)})[0];
+  ir::Value* thrice = b.node("Mul", {x, scalar("three", 3.0f)})[0];
+  ir::Value* twice = b.node("Mul", {x, scalar("two", 2.0f)})[0];
+  ir::Value* relu = b.node("Relu", {x})[0];
+  ir::Value* c = b.node("Constant", {}, 1, [](ir::Node& n) {
+    testing::set_tensor(n, "value", ir::Tensor::scalar_float(0.5f));
+  })[0];
+  ir::Value* relu_half = b.node("Mul", {relu, c})[0];
+  ir::Value* mm = b.node("MatMul", {half, b.constant("w", testing::random_floats({kK, 4}, 1))})[0];
+  const std::vector<ir::Value*> outs = {half, quarter, fourth, thrice, twice, relu_half, mm};
+  for (ir::Value* v : outs) b.output(v);
+  auto ex = exec::Executor::create(b.model(), {.threads = 3});
+  ASSERT_TRUE(ex.ok()) << ex.status().to_string();
+  StatsCollector serial(b.model(), {.bins = 256});
+  StatsCollector pooled(b.model(), {.bins = 256, .pool = &(*ex)->pool()});
+  std::map<std::string, std::vector<float>> seen;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  struct Run {
+    int64_t rows;
+    // 0: zeros (and -0); -1: subnormals j * 2^-149, |j| < 2^20, some j = 4096 m - 1, whose
+    // products round onto a bin edge at y's range (so deriving them would be wrong)
+    float scale;
+  };
+  // The last run's values near the largest float overflow times 2 and 3, not times 0.5.
+  const Run runs[] = {{6, 0.0f}, {5000, -1.0f}, {7, 1.0f}, {5000, -1.0f}, {3, 40.0f}, {2, 1.6e38f}};
+  int64_t first_sample = 0;
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> j_of(-(1 << 20) + 1, (1 << 20) - 1);
+  for (int i = 0; i < 6; ++i) {
+    const int64_t n = runs[i].rows;
+    ir::Tensor xt = testing::random_floats({n, kK}, 50 + uint32_t(i), -2, 2);
+    float* px = xt.mutable_data<float>();
+    for (int64_t j = 0; j < xt.numel(); ++j) {
+      int jj = j_of(rng);
+      if (j % 50 == 0) jj = (jj < 0 ? -1 : 1) * (4096 * (1 + std::abs(jj) % 255) - 1);
+      px[j] = runs[i].scale < 0 ? std::ldexp(static_cast<float>(jj), -149) : px[j] * runs[i].scale;
+    }
+    if (i == 2) {
+      px[2 * kK + 5] = nan;
+      px[4 * kK + 1] = -inf;
+    }
+    const exec::NamedTensors feeds = {{"x", xt}};
+    for (StatsCollector* col : {&serial, &pooled}) {
+      col->begin_run(feeds, first_sample, n);
+      auto out = (*ex)->run(feeds, col);
+      ASSERT_TRUE(out.ok()) << out.status().to_string();
+      col->end_run();
+      if (col != &serial) continue;
+      for (size_t o = 0; o < outs.size(); ++o) {
+        const float* p = (*out)[o].data<float>();
+        seen[outs[o]->name()].insert(seen[outs[o]->name()].end(), p, p + (*out)[o].numel());
+      }
+      seen["x"].insert(seen["x"].end(), px, px + xt.numel());
+    }
+    first_sample += n;
+  }
+  // Derived in the runs of zeros and of normal values, and in the second subnormal run (after
+  // a normal one): 5 runs of 4 outputs; the first subnormal run is counted.
+  EXPECT_EQ(serial.derived_runs(), 20);
+  EXPECT_EQ(pooled.derived_runs(), 20);
+  for (StatsCollector* col : {&serial, &pooled}) {
+    for (const auto& [name, values] : seen) {
+      const TensorRecord& r = col->tensors().at(name);
+      AbsHistogram h(256);
+      h.add(values.data(), static_cast<int64_t>(values.size()));
+      double lo = INFINITY, hi = -INFINITY;
+      int64_t finite = 0, first_bad = -1;
+      for (size_t j = 0; j < values.size(); ++j) {
+        if (!std::isfinite(values[j])) {
+          if (first_bad < 0) first_bad = static_cast<int64_t>(j);
+          continue;
+        }
+        ++finite;
+        lo = std::min(lo, double(values[j]));
+        hi = std::max(hi, double(values[j]));
+      }
+      EXPECT_EQ(r.histogram->counts(), h.counts()) << name;
+      EXPECT_EQ(r.histogram->range(), h.range()) << name;
+      EXPECT_EQ(r.histogram->absmax(), h.absmax()) << name;
+      EXPECT_EQ(r.histogram->total(), h.total()) << name;
+      EXPECT_EQ(r.minmax.min, lo) << name;
+      EXPECT_EQ(r.minmax.max, hi) << name;
+      EXPECT_EQ(std::signbit(r.minmax.min), std::signbit(lo)) << name;
+      EXPECT_EQ(r.minmax.count, finite) << name;
+      EXPECT_EQ(r.minmax.nonfinite, static_cast<int64_t>(values.size()) - finite) << name;
+      // (MatMul spreads the NaN over its row and overflows; Relu makes both values 0; times 2
+      // and 3 overflow in the last run.)
+      if (name == mm->name() || name == relu_half->name()) continue;
+      if (name == twice->name() || name == thrice->name()) {
+        EXPECT_GT(r.minmax.nonfinite, 2) << name;
+        continue;
+      }
+      EXPECT_EQ(r.minmax.nonfinite, 2) << name;
+      EXPECT_EQ(r.minmax.first_nonfinite_run, 2) << name;
+      EXPECT_EQ(r.minmax.first_nonfinite_index, 2 * kK + 5) << name;
+      // Row 2 of the third run, whose first sample is 5006.
+      EXPECT_EQ(r.first_nonfinite_sample, 5008) << name;
+      EXPECT_EQ(first_bad, (6 + 5000) * kK + 2 * kK + 5) << name;
+    }
+    ASSERT_EQ(col->layer_inputs().size(), 1u);
+    const LayerInputRecord& l = col->layer_inputs()[0];
+    EXPECT_EQ(l.tensor, half->name());
+    std::vector<float> want(kK, 0.0f);
+    const auto& v = seen.at(half->name());
+    for (size_t j = 0; j < v.size(); ++j) {
+      if (std::isfinite(v[j])) want[j % kK] = std::max(want[j % kK], std::fabs(v[j]));
+    }
+    EXPECT_EQ(l.channel_absmax, want);
+  }
+}
+
+// A derived output's min or max that is a zero: x's extreme times c rounds to a zero whose
+// sign can differ from the one a scan of y keeps (the first zero it meets), so y is scanned.
+// And a layer reading a derived output along a channel count the counting pass cannot take.
+TEST(StatsCollector, PowerOfTwoProductsKeepTheScannedSignOfAZeroExtreme) {
+  GraphBuilder b(17);
+  ir::Value* x = b.input("x", DType::kFloat32, {4});
+  ir::Value* half = b.node("Mul", {x, b.constant("h", ir::Tensor::scalar_float(0.5f))})[0];
+  ir::Value* neg = b.node("Mul", {x, b.constant("n", ir::Tensor::scalar_float(-0.5f))})[0];
+  // A layer reading `half` along 4 channels: too few for the counting pass to take (its
+  // maxima come from a pass over `half` itself).
+  ir::Value* mm = b.node("MatMul", {half, b.constant("w", testing::random_floats({4, 2}, 1))})[0];
+  b.output(half);
+  b.output(neg);
+  b.output(mm);
+  auto ex = exec::Executor::create(b.model(), {.threads = 1});
+  ASSERT_TRUE(ex.ok()) << ex.status().to_string();
+  StatsCollector col(b.model(), {.bins = 256});
+  const float tiny = std::ldexp(1.0f, -149);
+  // x * 0.5: +0, -0, 0.5, 1 (min: the first zero, +0); x * -0.5: -0, +0, ... (max: -0).
+  const exec::NamedTensors feeds = {{"x", ir::Tensor::from_floats({4}, {tiny, -tiny, 1.0f, 2.0f})}};
+  col.begin_run(feeds);
+  auto out = (*ex)->run(feeds, &col);
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  col.end_run();
+  EXPECT_EQ(col.derived_runs(), 2);
+  const MinMax& h = col.tensors().at(half->name()).minmax;
+  const MinMax& n = col.tensors().at(neg->name()).minmax;
+  EXPECT_EQ(h.min, 0.0);
+  EXPECT_FALSE(std::signbit(h.min));
+  EXPECT_EQ(n.max, 0.0);
+  EXPECT_TRUE(std::signbit(n.max));
+  EXPECT_EQ(n.min, -1.0);
+  EXPECT_EQ(h.max, 1.0);
+  ASSERT_EQ(col.layer_inputs().size(), 1u);
+  EXPECT_EQ(col.layer_inputs()[0].channel_absmax, (std::vector<float>{0.0f, 0.0f, 0.5f, 1.0f}));
+}
+
+// calibrate --tensors passes the collector only the selected tensors' outputs: a source
+// without its derived output leaves that output unrecorded; the output without its source is
+// counted; an output that stops coming after it was derived is an internal error.
+TEST(StatsCollector, PowerOfTwoProductsWithoutTheirSourceOrOutput) {
+  GraphBuilder b(17);
+  ir::Value* x = b.input("x", DType::kFloat32, {"N", 8});
+  ir::Value* y = b.node("Mul", {x, b.constant("h", ir::Tensor::scalar_float(0.5f))})[0];
+  b.output(y);
+  auto ex = exec::Executor::create(b.model(), {.threads = 1});
+  ASSERT_TRUE(ex.ok()) << ex.status().to_string();
+  // Passes on the outputs named in `keep` only.
+  class Only : public exec::Observer {
+   public:
+    Only(StatsCollector& c, std::set<std::string> keep) : c_(c), keep_(std::move(keep)) {}
+    void on_output(const ir::Node& n, const ir::Value& v, const ir::Tensor& t) override {
+      if (keep_.count(v.name())) c_.on_output(n, v, t);
+    }
+
+   private:
+    StatsCollector& c_;
+    std::set<std::string> keep_;
+  };
+  std::vector<float> ys;
+  StatsCollector source_only(b.model(), {.bins = 256});
+  StatsCollector output_only(b.model(), {.bins = 256});
+  for (int run = 0; run < 3; ++run) {
+    const exec::NamedTensors feeds = {{"x", testing::random_floats({3, 8}, 60 + uint32_t(run))}};
+    Only a(source_only, {});
+    source_only.begin_run(feeds);
+    ASSERT_TRUE((*ex)->run(feeds, &a).ok());
+    source_only.end_run();
+    Only c(output_only, {y->name()});
+    output_only.begin_run({});
+    auto out = (*ex)->run(feeds, &c);
+    ASSERT_TRUE(out.ok());
+    output_only.end_run();
+    ys.insert(ys.end(), (*out)[0].data<float>(), (*out)[0].data<float>() + 24);
+  }
+  EXPECT_EQ(source_only.tensors().at(y->name()).dtype, DType::kUndefined);
+  EXPECT_EQ(source_only.tensors().at("x").minmax.count, 72);
+  EXPECT_EQ(output_only.derived_runs(), 0);
+  AbsHistogram h(256);
+  h.add(ys.data(), static_cast<int64_t>(ys.size()));
+  EXPECT_EQ(output_only.tensors().at(y->name()).histogram->counts(), h.counts());
+  EXPECT_EQ(output_only.tensors().at(y->name()).minmax.count, 72);
+
+  StatsCollector stops(b.model(), {.bins = 256});
+  for (int run = 0; run < 3; ++run) {
+    const exec::NamedTensors feeds = {{"x", testing::random_floats({3, 8}, 70)}};
+    Only d(stops, {run == 0 ? y->name() : std::string()});
+    if (run == 2) {  // x comes again after a run without y
+      EXPECT_THROW(stops.begin_run(feeds), std::logic_error);
+      break;
+    }
+    stops.begin_run(feeds);
+    ASSERT_TRUE((*ex)->run(feeds, &d).ok());
+  }
+  EXPECT_EQ(stops.derived_runs(), 1);
 }
 
 // Many small tensors over many runs, observed by the pool's idle threads while the runs go on:

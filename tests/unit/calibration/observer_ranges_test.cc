@@ -354,6 +354,53 @@ TEST(AbsHistogram, ChannelMaximaFromTheCountingPassEqualAPlainLoop) {
   EXPECT_THROW(h.add_batch(x.data(), 100, nullptr, {acc.data(), 12}), std::invalid_argument);
 }
 
+TEST(AbsHistogram, MinusAndScaleRangeGiveTheLaterValuesTimesAPowerOfTwo) {
+  // A histogram less an earlier copy of itself holds the values added since, at its range;
+  // scaled by 2^k it is the histogram of those values times 2^k (exact products). Zeros alone
+  // scale to range 0. A histogram that is not part of this one is refused.
+  const auto a = heavy_tailed(30000, 5);
+  auto later = heavy_tailed(20000, 6);
+  later[7] = 300.0f;  // the largest: the range is the later values' own
+  AbsHistogram h(512);
+  h.add(a.data(), static_cast<int64_t>(a.size()));
+  const AbsHistogram earlier = h;
+  h.add(later.data(), static_cast<int64_t>(later.size()));
+  AbsHistogram d = h.minus(earlier);
+  AbsHistogram direct(512);
+  direct.add(later.data(), static_cast<int64_t>(later.size()));
+  EXPECT_EQ(d.counts(), direct.counts());
+  EXPECT_EQ(d.range(), direct.range());
+  EXPECT_EQ(d.total(), direct.total());
+  std::vector<float> scaled(later);
+  for (auto& v : scaled) v *= 0.125f;
+  AbsHistogram want(512);
+  want.add(scaled.data(), static_cast<int64_t>(scaled.size()));
+  d.scale_range(-3, want.absmax());
+  EXPECT_EQ(d.counts(), want.counts());
+  EXPECT_EQ(d.range(), want.range());
+  EXPECT_EQ(d.absmax(), want.absmax());
+  EXPECT_EQ(d.total(), want.total());
+
+  const std::vector<float> zeros(1000, 0.0f);
+  AbsHistogram z = earlier;
+  z.add(zeros.data(), 1000);
+  AbsHistogram dz = z.minus(earlier);
+  EXPECT_EQ(dz.counts()[0], 1000);
+  EXPECT_EQ(dz.total(), 1000);
+  dz.scale_range(-1, 0.0);
+  EXPECT_EQ(dz.range(), 0.0);
+  EXPECT_EQ(dz.absmax(), 0.0);
+
+  EXPECT_THROW((void)earlier.minus(h), std::invalid_argument);  // larger range
+  AbsHistogram other = earlier;  // one value z does not hold (z's extra values are zeros)
+  const float one = 1.0f;
+  other.add(&one, 1);
+  ASSERT_LE(other.total(), z.total());
+  ASSERT_EQ(other.range(), z.range());
+  EXPECT_THROW((void)z.minus(other), std::invalid_argument);
+  EXPECT_THROW((void)h.minus(AbsHistogram(256)), std::invalid_argument);
+}
+
 TEST(AbsHistogram, SkipsNonFiniteValuesAndCountsThem) {
   const float inf = std::numeric_limits<float>::infinity();
   const float x[] = {1.0f, std::numeric_limits<float>::quiet_NaN(), -inf, 0.0f, -3.0f, inf};
