@@ -163,14 +163,27 @@ void StatsCollector::record(const std::string& name, const ir::Tensor& t) {
     return;
   }
   Pending p{&r, layers, t, run_ - 1, first_sample_, samples_};
-  if (scaled_from_.count(name)) {
-    observe_source(p, name);  // now: its Scaled outputs come later in the same run
-    return;
-  }
   exec::ThreadPool* pool = options_.pool;
   // A tensor large enough to split is scanned now, on the whole pool, while it is still in
   // cache: the forward pass of a large batch keeps every thread busy, so it would wait anyway.
-  if (pool == nullptr || pool->size() < 2 || t.numel() > AbsHistogram::kChunkValues) {
+  const bool now = pool == nullptr || pool->size() < 2 || t.numel() > AbsHistogram::kChunkValues;
+  if (auto it = scaled_from_.find(name); it != scaled_from_.end()) {
+    // A Scaled output derives only from a source observed now. A small one would wait for an
+    // idle thread otherwise: observing it here would hold up the forward pass for more than
+    // not counting its output saves, so that output is counted (unless it already derives:
+    // then a small last batch is observed here).
+    bool derives = false;
+    for (const std::string& y : it->second) {
+      Scaled& s = scaled_.at(y);
+      if (!now && !s.derived) s.broken = true;
+      derives |= !s.broken;
+    }
+    if (derives) {
+      observe_source(p, name);  // its Scaled outputs come later in the same run
+      return;
+    }
+  }
+  if (now) {
     observe(p, pool, scratch_);
     return;
   }
@@ -294,6 +307,7 @@ void StatsCollector::observe_source(const Pending& p, const std::string& name) {
   bool want_channels = false;
   for (const std::string& y : ys) {
     Scaled& s = scaled_.at(y);
+    if (s.broken) continue;
     if (s.run >= 0 && s.ok && s.y_run != s.run) {
       // x's last run had no y (calibrate --tensors may pass x on without y): those values of
       // x would be taken for y's, so y is counted from now on, if it ever comes.
@@ -302,6 +316,7 @@ void StatsCollector::observe_source(const Pending& p, const std::string& name) {
                                "', which it derives from");
       }
       s.broken = true;
+      continue;
     }
     // Where this run's values may not derive, keep x's histogram before them, to set them
     // apart after. (Once the range derives and is not 0, every later one does: it only grows.)
@@ -321,6 +336,7 @@ void StatsCollector::observe_source(const Pending& p, const std::string& name) {
       observe(p, options_.pool, scratch_, want_channels ? &channels : nullptr, &took);
   for (const std::string& y : ys) {
     Scaled& s = scaled_.at(y);
+    if (s.broken) continue;
     s.run = run;
     s.numel = p.tensor.numel();
     s.rank = p.tensor.rank();

@@ -122,7 +122,8 @@ class StatsCollector : public exec::Observer {
   // subnormals, which holds once x's range r has r * 2^k / bins >= 2^-125 (then and ever after:
   // ranges only grow) or r = 0 (only zeros). x is observed when it comes, never queued, so
   // that y finds x's findings of its run; a run of y that this does not cover is counted
-  // directly into `direct`, and x's values of that run are set apart in `excluded`.
+  // directly into `direct`, and x's values of that run are set apart in `excluded`. (Where x
+  // comes small enough to be queued, as with one sample per run, y is counted instead.)
   struct Scaled {
     std::string source;  // x
     int k = 0;
@@ -142,7 +143,8 @@ class StatsCollector : public exec::Observer {
     bool kept_before = false;               // `before` was taken for x's current run
     double derived_absmax = 0;              // y's largest finite |y| in the derived runs
     bool derived = false;                   // some run was derived
-    bool broken = false;                    // a run of x had no y: y is always counted
+    // y is always counted: a run of x had no y, or x came small before any run derived.
+    bool broken = false;
   };
   void find_scaled(const ir::Model& model);  // fills scaled_ and scaled_from_
   void record(const std::string& name, const ir::Tensor& t);

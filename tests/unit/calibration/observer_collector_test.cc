@@ -251,7 +251,10 @@ TEST(StatsCollector, PowerOfTwoProductsDeriveExactlyFromTheirInput) {
     float scale;
   };
   // The last run's values near the largest float overflow times 2 and 3, not times 0.5.
-  const Run runs[] = {{6, 0.0f}, {5000, -1.0f}, {7, 1.0f}, {5000, -1.0f}, {3, 40.0f}, {2, 1.6e38f}};
+  // (The first run is large: on the pool a small source would be queued, and its outputs
+  // counted from then on; the later small runs are observed as they come.)
+  const Run runs[] = {{5000, 0.0f},  {5000, -1.0f}, {7, 1.0f},
+                      {5000, -1.0f}, {3, 40.0f},    {2, 1.6e38f}};
   int64_t first_sample = 0;
   std::mt19937 rng(7);
   std::uniform_int_distribution<int> j_of(-(1 << 20) + 1, (1 << 20) - 1);
@@ -322,9 +325,9 @@ TEST(StatsCollector, PowerOfTwoProductsDeriveExactlyFromTheirInput) {
       EXPECT_EQ(r.minmax.nonfinite, 2) << name;
       EXPECT_EQ(r.minmax.first_nonfinite_run, 2) << name;
       EXPECT_EQ(r.minmax.first_nonfinite_index, 2 * kK + 5) << name;
-      // Row 2 of the third run, whose first sample is 5006.
-      EXPECT_EQ(r.first_nonfinite_sample, 5008) << name;
-      EXPECT_EQ(first_bad, (6 + 5000) * kK + 2 * kK + 5) << name;
+      // Row 2 of the third run, whose first sample is 10000.
+      EXPECT_EQ(r.first_nonfinite_sample, 10002) << name;
+      EXPECT_EQ(first_bad, (5000 + 5000) * kK + 2 * kK + 5) << name;
     }
     ASSERT_EQ(col->layer_inputs().size(), 1u);
     const LayerInputRecord& l = col->layer_inputs()[0];
@@ -377,7 +380,8 @@ TEST(StatsCollector, PowerOfTwoProductsKeepTheScannedSignOfAZeroExtreme) {
 
 // calibrate --tensors passes the collector only the selected tensors' outputs: a source
 // without its derived output leaves that output unrecorded; the output without its source is
-// counted; an output that stops coming after it was derived is an internal error.
+// counted; an output that stops coming after it was derived is an internal error. On a pool,
+// an output whose source comes small enough to be queued is counted.
 TEST(StatsCollector, PowerOfTwoProductsWithoutTheirSourceOrOutput) {
   GraphBuilder b(17);
   ir::Value* x = b.input("x", DType::kFloat32, {"N", 8});
@@ -420,6 +424,23 @@ TEST(StatsCollector, PowerOfTwoProductsWithoutTheirSourceOrOutput) {
   h.add(ys.data(), static_cast<int64_t>(ys.size()));
   EXPECT_EQ(output_only.tensors().at(y->name()).histogram->counts(), h.counts());
   EXPECT_EQ(output_only.tensors().at(y->name()).minmax.count, 72);
+  // On a pool, a source small enough to be queued: its output is counted, not derived.
+  exec::ThreadPool pool(2);
+  StatsCollector queued(b.model(), {.bins = 256, .pool = &pool});
+  std::vector<float> all;
+  for (int run = 0; run < 3; ++run) {
+    const exec::NamedTensors feeds = {{"x", testing::random_floats({3, 8}, 80 + uint32_t(run))}};
+    queued.begin_run(feeds);
+    auto out = (*ex)->run(feeds, &queued);
+    ASSERT_TRUE(out.ok());
+    queued.end_run();
+    all.insert(all.end(), (*out)[0].data<float>(), (*out)[0].data<float>() + 24);
+  }
+  EXPECT_EQ(queued.derived_runs(), 0);
+  AbsHistogram q(256);
+  q.add(all.data(), static_cast<int64_t>(all.size()));
+  EXPECT_EQ(queued.tensors().at(y->name()).histogram->counts(), q.counts());
+  EXPECT_EQ(queued.tensors().at(y->name()).minmax.count, 72);
 
   StatsCollector stops(b.model(), {.bins = 256});
   for (int run = 0; run < 3; ++run) {
