@@ -295,8 +295,11 @@ void drain(uint32_t* sub, size_t nb, size_t top, int shift, int64_t* counts) {
   if (shift == 0) {
     for (size_t k = 0; k < n; ++k) counts[k] += static_cast<int64_t>(s0[k] + s1[k] + s2[k] + s3[k]);
   } else {
+    // Ranges far apart (a chunk of values near 1e-30 into a histogram at 1e30's) shift by more
+    // than an index has bits: every bin goes to bin 0.
+    const int s = std::min(shift, 63);
     for (size_t k = 0; k < n; ++k) {
-      counts[k >> shift] += static_cast<int64_t>(s0[k] + s1[k] + s2[k] + s3[k]);
+      counts[k >> s] += static_cast<int64_t>(s0[k] + s1[k] + s2[k] + s3[k]);
     }
   }
   for (size_t j = 0; j < 4; ++j) {

@@ -156,6 +156,28 @@ TEST(AbsHistogram, ChunksCountedAtDifferentRangesMergeExactly) {
   EXPECT_LT(r, 0x1p-100);
 }
 
+TEST(AbsHistogram, ChunksOfRangesFarApartMergeIntoBinZero) {
+  // On a pool the first chunks of a new histogram have no guess and are counted at their own
+  // ranges, merged in whatever order they finish: a chunk of values near 1e-30 merged into a
+  // histogram already at 1e30's range moves its bins down by ~200 places (all to bin 0), more
+  // than a shift of a 64-bit index can take. Repeated, as the order varies.
+  std::mt19937 rng(13);
+  std::normal_distribution<float> g(0, 1);
+  std::vector<float> x;
+  for (float scale : {1e30f, 1e-30f, 1e-30f}) {
+    for (int i = 0; i < 65536; ++i) x.push_back(scale * g(rng));
+  }
+  double r = 0;
+  const std::vector<int64_t> want = direct_counts(x, 2048, &r);
+  exec::ThreadPool pool(3);
+  for (int rep = 0; rep < 20; ++rep) {
+    AbsHistogram h(2048);
+    h.add_batch(x.data(), static_cast<int64_t>(x.size()), &pool);
+    EXPECT_EQ(h.counts(), want) << rep;
+    EXPECT_EQ(h.range(), r);
+  }
+}
+
 TEST(AbsHistogram, GuessedRangeCountsEqualTheDefinitionAtItsEdges) {
   // Later batches are counted in one fused pass at the range already known, and counted again
   // when a value reaches it. Batches with values exactly at the range (which must recount), one
