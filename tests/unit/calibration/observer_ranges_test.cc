@@ -124,6 +124,29 @@ std::vector<int64_t> direct_counts(const std::vector<float>& x, int bins, double
   return counts;
 }
 
+// Adds batch b to h (on pool p, or none) and checks what add_batch returns against a plain
+// loop over b, and the counts against the definition on all values so far (`all`, which gets b).
+void add_and_check(AbsHistogram& h, const std::vector<float>& b, exec::ThreadPool* p,
+                   std::vector<float>& all) {
+  const ValueScan scan = h.add_batch(b.data(), static_cast<int64_t>(b.size()), p);
+  ValueScan want;
+  for (float v : b) {
+    if (!std::isfinite(v)) {
+      ++want.nonfinite;
+      continue;
+    }
+    want.lo = std::min(want.lo, v);
+    want.hi = std::max(want.hi, v);
+  }
+  EXPECT_EQ(scan.lo, want.lo);
+  EXPECT_EQ(scan.hi, want.hi);
+  EXPECT_EQ(scan.nonfinite, want.nonfinite);
+  all.insert(all.end(), b.begin(), b.end());
+  double r = 0;
+  EXPECT_EQ(h.counts(), direct_counts(all, h.bins(), &r)) << "after " << all.size() << " values";
+  EXPECT_EQ(h.range(), r);
+}
+
 TEST(AbsHistogram, ChunksCountedAtDifferentRangesMergeExactly) {
   // Chunks of 64K values at very different scales (each chunk is counted at its own range,
   // then merged), an all-zero chunk, and a separate tensor of denormal-sized values (ranges
@@ -215,25 +238,7 @@ TEST(AbsHistogram, GuessedRangeCountsEqualTheDefinitionAtItsEdges) {
   for (exec::ThreadPool* p : {static_cast<exec::ThreadPool*>(nullptr), &pool}) {
     AbsHistogram h(256);
     std::vector<float> all;
-    for (const auto& b : batches) {
-      const ValueScan scan = h.add_batch(b.data(), static_cast<int64_t>(b.size()), p);
-      ValueScan want;
-      for (float v : b) {
-        if (!std::isfinite(v)) {
-          ++want.nonfinite;
-          continue;
-        }
-        want.lo = std::min(want.lo, v);
-        want.hi = std::max(want.hi, v);
-      }
-      EXPECT_EQ(scan.lo, want.lo);
-      EXPECT_EQ(scan.hi, want.hi);
-      EXPECT_EQ(scan.nonfinite, want.nonfinite);
-      all.insert(all.end(), b.begin(), b.end());
-      double r = 0;
-      EXPECT_EQ(h.counts(), direct_counts(all, 256, &r)) << "after " << all.size() << " values";
-      EXPECT_EQ(h.range(), r);
-    }
+    for (const auto& b : batches) add_and_check(h, b, p, all);
     EXPECT_EQ(h.range(), 32.0);
     EXPECT_EQ(h.total(), static_cast<int64_t>(all.size()) - 5);  // NaN x2, Inf, -Inf x2
   }
@@ -279,23 +284,7 @@ TEST(AbsHistogram, ValuesAboveTheGuessAreCountedAgainWithoutTheRest) {
     AbsHistogram h(256);
     std::vector<float> all;
     for (const auto& b : batches) {
-      const ValueScan scan = h.add_batch(b.data(), static_cast<int64_t>(b.size()), p);
-      ValueScan want;
-      for (float v : b) {
-        if (!std::isfinite(v)) {
-          ++want.nonfinite;
-          continue;
-        }
-        want.lo = std::min(want.lo, v);
-        want.hi = std::max(want.hi, v);
-      }
-      EXPECT_EQ(scan.nonfinite, want.nonfinite);
-      EXPECT_EQ(scan.lo, want.lo);
-      EXPECT_EQ(scan.hi, want.hi);
-      all.insert(all.end(), b.begin(), b.end());
-      double r = 0;
-      EXPECT_EQ(h.counts(), direct_counts(all, 256, &r)) << "after " << all.size() << " values";
-      EXPECT_EQ(h.range(), r);
+      add_and_check(h, b, p, all);
       int64_t finite = 0;
       for (float v : all) finite += std::isfinite(v);
       EXPECT_EQ(h.total(), finite);
