@@ -84,6 +84,16 @@ bool power_of_two_factor(const ir::Tensor& t, bool divisor, int& k, float& c) {
   return true;
 }
 
+// The axis along which layer l reads tensor t (a negative one counts from the end).
+int64_t input_axis(const LayerInputRecord& l, const ir::Tensor& t) {
+  const auto rank = static_cast<int64_t>(t.rank());
+  return l.axis < 0 ? l.axis + rank : l.axis;
+}
+
+bool reads_last_axis(const LayerInputRecord& l, const ir::Tensor& t) {
+  return t.rank() > 0 && input_axis(l, t) == static_cast<int64_t>(t.rank()) - 1;
+}
+
 // Whether a Scaled output's values of a run after which its source's range is `range` derive
 // exactly: only zeros so far, or bins at y's range at least 2^-125 wide (every subnormal y,
 // and every x whose product rounds to one, in bin 0).
@@ -250,11 +260,9 @@ void StatsCollector::flush() {
 }
 
 ValueScan StatsCollector::observe(const Pending& p, exec::ThreadPool* pool,
-                                  std::vector<float>& scratch, std::vector<float>* channels,
-                                  bool* took_channels) {
+                                  std::vector<float>& scratch, std::vector<float>* channels) {
   TensorRecord& r = *p.record;
   const ir::Tensor& t = p.tensor;
-  if (took_channels != nullptr) *took_channels = false;
   const float* x = float_values(t, scratch);
   if (x == nullptr) return {};
   const int64_t n = t.numel();
@@ -278,9 +286,8 @@ ValueScan StatsCollector::observe(const Pending& p, exec::ThreadPool* pool,
     AbsHistogram& h = p.histogram != nullptr ? *p.histogram : *r.histogram;
     scan = h.add_batch(x, n, pool, maxima);
     r.minmax.absorb(scan, x, n, p.run);
-    if (acc != nullptr && channels != nullptr) {
-      if (acc != channels) *channels = *acc;  // the layer's: the same runs, the same maxima
-      if (took_channels != nullptr) *took_channels = true;
+    if (acc != nullptr && channels != nullptr && acc != channels) {
+      *channels = *acc;  // the layer's: the same runs, the same maxima
     }
   } else {
     r.minmax.add(x, n, p.run, pool);
@@ -329,11 +336,12 @@ void StatsCollector::observe_source(const Pending& p, const std::string& name) {
       }
     }
   }
+  // (observe() takes them where the counting pass can: Scaled pairs exist only with histograms.)
+  const bool took = want_channels && p.tensor.rank() > 0 &&
+                    AbsHistogram::can_take_channels(p.tensor.dims().back());
   std::vector<float> channels;
-  if (want_channels) channels = scaled_.at(ys.front()).channels;
-  bool took = false;
-  const ValueScan scan =
-      observe(p, options_.pool, scratch_, want_channels ? &channels : nullptr, &took);
+  if (took) channels = scaled_.at(ys.front()).channels;
+  const ValueScan scan = observe(p, options_.pool, scratch_, took ? &channels : nullptr);
   for (const std::string& y : ys) {
     Scaled& s = scaled_.at(y);
     if (s.broken) continue;
@@ -422,11 +430,6 @@ LayerInputRecord* StatsCollector::layer_to_fuse(const Pending& p) {
   return nullptr;
 }
 
-bool StatsCollector::reads_last_axis(const LayerInputRecord& l, const ir::Tensor& t) {
-  const auto rank = static_cast<int64_t>(t.rank());
-  return rank > 0 && (l.axis < 0 ? l.axis + rank : l.axis) == rank - 1;
-}
-
 void StatsCollector::observe_layers(const std::vector<size_t>& layers, const ir::Tensor& t,
                                     std::vector<float>& scratch) {
   const float* x = float_values(t, scratch);
@@ -445,9 +448,8 @@ void StatsCollector::observe_layers(const std::vector<size_t>& layers, const flo
       l.channel_absmax = done->channel_absmax;
       continue;
     }
-    const auto rank = static_cast<int64_t>(t.rank());
-    const int64_t axis = l.axis < 0 ? l.axis + rank : l.axis;
-    if (axis < 0 || axis >= rank) continue;
+    const int64_t axis = input_axis(l, t);
+    if (axis < 0 || axis >= static_cast<int64_t>(t.rank())) continue;
     channel_absmax(x, t.dims(), axis, l.channel_absmax, pool);
   }
 }

@@ -152,7 +152,7 @@ class StatsCollector : public exec::Observer {
   // with `channels`, raises it to the tensor's channel maxima along its last axis when
   // AbsHistogram can take them in its pass (see layer_to_fuse). Returns the run's findings.
   ValueScan observe(const Pending& p, exec::ThreadPool* pool, std::vector<float>& scratch,
-                    std::vector<float>* channels = nullptr, bool* took_channels = nullptr);
+                    std::vector<float>* channels = nullptr);
   // observe() for a tensor some Scaled outputs derive from, with their bookkeeping.
   void observe_source(const Pending& p, const std::string& name);
   // Records a Scaled output's run: derived from its source's, or counted.
@@ -171,7 +171,6 @@ class StatsCollector : public exec::Observer {
   // The first layer reading p's tensor along its last axis, when add_batch can take that
   // axis's channel maxima; else null.
   LayerInputRecord* layer_to_fuse(const Pending& p);
-  static bool reads_last_axis(const LayerInputRecord& l, const ir::Tensor& t);
   // Observes every queued tensor no idle thread has taken, on the whole pool, then waits for
   // those they have, and empties the queue.
   void flush();
