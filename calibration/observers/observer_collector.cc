@@ -64,6 +64,15 @@ StatsCollector::StatsCollector(const ir::Model& model, const CollectorOptions& o
     layers_reading_[r.tensor].push_back(layer_inputs_.size());
     layer_inputs_.push_back(std::move(r));
   }
+  // What record() needs of each graph input and node output, found once by name here rather
+  // than in five maps for every tensor of every run.
+  const auto add_slot = [&](const ir::Value* v) {
+    if (v != nullptr && tensors_.count(v->name())) slots_.emplace(v, slot_of(v->name()));
+  };
+  for (const ir::Value* v : model.graph().inputs()) add_slot(v);
+  for (const auto& n : model.graph().nodes()) {
+    for (const ir::Value* v : n->outputs()) add_slot(v);
+  }
   if (options_.pool != nullptr && options_.pool->size() > 1) {
     options_.pool->set_idle_work([this] { return observe_next(); });
   }
@@ -139,76 +148,108 @@ StatsCollector::~StatsCollector() {
   if (options_.pool != nullptr && options_.pool->size() > 1) options_.pool->set_idle_work(nullptr);
 }
 
+namespace {
+
+bool observed_dtype(DType d) {
+  return d == DType::kFloat32 || d == DType::kFloat16 || d == DType::kBFloat16;
+}
+
+}  // namespace
+
 void StatsCollector::begin_run(const exec::NamedTensors& feeds, int64_t first_sample,
                                int64_t samples) {
   ++run_;
   first_sample_ = first_sample;
   samples_ = samples;
-  for (const auto& [name, t] : feeds) record(name, t);
+  for (const auto& [name, t] : feeds) {
+    if (observed_dtype(t.dtype())) record(slot_of(name), t);
+  }
 }
 
 void StatsCollector::on_output(const ir::Node&, const ir::Value& value, const ir::Tensor& t) {
-  record(value.name(), t);
+  if (!observed_dtype(t.dtype())) return;
+  const auto it = slots_.find(&value);
+  record(it != slots_.end() ? it->second : slot_of(value.name()), t);
 }
 
-void StatsCollector::record(const std::string& name, const ir::Tensor& t) {
-  const DType d = t.dtype();
-  if (d != DType::kFloat32 && d != DType::kFloat16 && d != DType::kBFloat16) return;
+StatsCollector::Slot StatsCollector::slot_of(const std::string& name) {
+  Slot s;
+  auto r = tensors_.try_emplace(name).first;  // inserted here, on the calling thread only
+  s.name = &r->first;
+  s.record = &r->second;
+  if (auto it = layers_reading_.find(name); it != layers_reading_.end()) s.layers = &it->second;
+  s.alias = alias_of_.count(name) != 0;
+  if (auto it = scaled_.find(name); it != scaled_.end()) s.scaled = &it->second;
+  if (auto it = scaled_from_.find(name); it != scaled_from_.end()) s.scaled_from = &it->second;
+  return s;
+}
+
+void StatsCollector::record(const Slot& slot, const ir::Tensor& t) {
   observed_since_finish_ = true;
-  TensorRecord& r = tensors_[name];  // inserted here, on the calling thread only
+  TensorRecord& r = *slot.record;
   if (options_.histograms && !r.histogram) {
     r.histogram = std::make_unique<AbsHistogram>(options_.bins);
   }
-  auto it = layers_reading_.find(name);
-  const std::vector<size_t>* layers = it == layers_reading_.end() ? nullptr : &it->second;
-  if (alias_of_.count(name)) {
-    r.dtype = d;
+  const std::vector<size_t>* layers = slot.layers;
+  if (slot.alias) {
+    r.dtype = t.dtype();
     // Its record comes from its source's in finish(); a layer reading it still needs its
     // channels along its own axes.
     if (layers != nullptr) observe_layers(*layers, t, scratch_);
     return;
   }
-  if (auto s = scaled_.find(name); s != scaled_.end()) {
-    record_scaled(s->second, r, layers, t);
+  if (slot.scaled != nullptr) {
+    record_scaled(*slot.scaled, r, layers, t);
     return;
   }
   Pending p{&r, layers, t, run_ - 1, first_sample_, samples_};
-  exec::ThreadPool* pool = options_.pool;
-  // A tensor large enough to split is scanned now, on the whole pool, while it is still in
-  // cache: the forward pass of a large batch keeps every thread busy, so it would wait anyway.
-  const bool now = pool == nullptr || pool->size() < 2 || t.numel() > AbsHistogram::kChunkValues;
-  if (auto it = scaled_from_.find(name); it != scaled_from_.end()) {
+  const bool now = !queues(t);
+  if (slot.scaled_from != nullptr) {
     // A Scaled output derives only from a source observed now. A small one would wait for an
     // idle thread otherwise: observing it here would hold up the forward pass for more than
     // not counting its output saves, so that output is counted (unless it already derives:
     // then a small last batch is observed here).
     bool derives = false;
-    for (const std::string& y : it->second) {
+    for (const std::string& y : *slot.scaled_from) {
       Scaled& s = scaled_.at(y);
       if (!now && !s.derived) s.broken = true;
       derives |= !s.broken;
     }
     if (derives) {
-      observe_source(p, name);  // its Scaled outputs come later in the same run
+      observe_source(p, *slot.name);  // its Scaled outputs come later in the same run
       return;
     }
   }
-  if (now) {
+  submit(std::move(p));
+}
+
+void StatsCollector::submit(Pending p) {
+  exec::ThreadPool* pool = options_.pool;
+  if (!queues(p.tensor)) {
     observe(p, pool, scratch_);
     return;
   }
   // Smaller ones are queued for idle threads (see the header); bounded, since the queue holds
   // their buffers.
   constexpr size_t kBudget = size_t{32} << 20;
+  const size_t bytes = p.tensor.nbytes();
   bool full;
   {
     std::lock_guard<std::mutex> lock(queue_mutex_);
-    untaken_bytes_ += t.nbytes();
+    untaken_bytes_ += bytes;
     queue_.push_back(std::move(p));
     untaken_.store(queue_.size() - next_);
     full = untaken_bytes_ > kBudget;
   }
   if (full) flush();
+}
+
+bool StatsCollector::queues(const ir::Tensor& t) const {
+  // A tensor large enough to split is scanned when it comes, on the whole pool, while it is
+  // still in cache: the forward pass of a large batch keeps every thread busy, so it would wait
+  // anyway.
+  const exec::ThreadPool* pool = options_.pool;
+  return pool != nullptr && pool->size() >= 2 && t.numel() <= AbsHistogram::kChunkValues;
 }
 
 bool StatsCollector::observe_next() {
@@ -368,8 +409,7 @@ void StatsCollector::record_scaled(Scaled& s, TensorRecord& r, const std::vector
   s.y_run = run;
   if (s.run != run || !s.ok || s.broken) {
     // Not derived: x was not observed in this run, or its values are set apart.
-    Pending p{&r, layers, t, run, first_sample_, samples_, &s.direct};
-    observe(p, options_.pool, scratch_);
+    submit(Pending{&r, layers, t, run, first_sample_, samples_, &s.direct});
     return;
   }
   if (t.dtype() != DType::kFloat32 || t.numel() != s.numel) {

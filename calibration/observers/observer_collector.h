@@ -122,8 +122,9 @@ class StatsCollector : public exec::Observer {
   // subnormals, which holds once x's range r has r * 2^k / bins >= 2^-125 (then and ever after:
   // ranges only grow) or r = 0 (only zeros). x is observed when it comes, never queued, so
   // that y finds x's findings of its run; a run of y that this does not cover is counted
-  // directly into `direct`, and x's values of that run are set apart in `excluded`. (Where x
-  // comes small enough to be queued, as with one sample per run, y is counted instead.)
+  // into `direct` (queued like any other tensor when small), and x's values of that run are set
+  // apart in `excluded`. (Where x comes small enough to be queued, as with one sample per run,
+  // y is counted instead.)
   struct Scaled {
     std::string source;  // x
     int k = 0;
@@ -146,8 +147,25 @@ class StatsCollector : public exec::Observer {
     // y is always counted: a run of x had no y, or x came small before any run derived.
     bool broken = false;
   };
+  // What record() needs of one tensor (pointers into the maps below, which keep their
+  // elements in place).
+  struct Slot {
+    const std::string* name = nullptr;
+    TensorRecord* record = nullptr;
+    const std::vector<size_t>* layers = nullptr;  // layer_inputs_ entries reading it, or null
+    bool alias = false;                           // a value-moving node's output
+    Scaled* scaled = nullptr;                     // when it is a Scaled output
+    const std::vector<std::string>* scaled_from = nullptr;  // the Scaled outputs of it
+  };
   void find_scaled(const ir::Model& model);  // fills scaled_ and scaled_from_
-  void record(const std::string& name, const ir::Tensor& t);
+  // The tensor's slot, its record inserted when missing.
+  Slot slot_of(const std::string& name);
+  // Records one run's values of a float tensor.
+  void record(const Slot& slot, const ir::Tensor& t);
+  // Whether a tensor is queued for idle threads rather than observed when it comes.
+  bool queues(const ir::Tensor& t) const;
+  // Observes p now, or queues it (see queues()).
+  void submit(Pending p);
   // Updates one tensor's record (and the layer inputs reading it) with one run's values, and
   // with `channels`, raises it to the tensor's channel maxima along its last axis when
   // AbsHistogram can take them in its pass (see layer_to_fuse). Returns the run's findings.
@@ -184,10 +202,11 @@ class StatsCollector : public exec::Observer {
   std::unordered_map<std::string, std::string> alias_of_;  // value-moving output -> its source
   std::unordered_map<std::string, Scaled> scaled_;         // y -> how it derives from x
   std::unordered_map<std::string, std::vector<std::string>> scaled_from_;  // x -> its ys
-  int64_t run_ = 0;                                                        // runs begun
-  bool observed_since_finish_ = false;       // finish() has copies to redo
-  int64_t first_sample_ = -1, samples_ = 1;  // of the current run
-  std::vector<float> scratch_;               // float16/bfloat16 widened to float32
+  std::unordered_map<const ir::Value*, Slot> slots_;  // the model's graph inputs, node outputs
+  int64_t run_ = 0;                                   // runs begun
+  bool observed_since_finish_ = false;                // finish() has copies to redo
+  int64_t first_sample_ = -1, samples_ = 1;           // of the current run
+  std::vector<float> scratch_;                        // float16/bfloat16 widened to float32
 
   // This run's tensors to observe, in the order they came. A tensor appears at most once per
   // run and the queue is emptied every run, so each record still sees its runs in order and the
