@@ -34,7 +34,8 @@ class AbsHistogram {
   explicit AbsHistogram(int bins = 2048);
 
   // Values per chunk of add()/add_batch(): at most this many are counted as one chunk, on the
-  // calling thread (counts per chunk fit in uint32).
+  // calling thread (a quarter of them fits the 16-bit counters of each of its four
+  // sub-histograms, twice over).
   static constexpr int64_t kChunkValues = int64_t{1} << 16;
 
   // Adds finite values; returns how many non-finite values were skipped. With a pool, large

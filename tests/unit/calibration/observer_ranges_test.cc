@@ -293,6 +293,28 @@ TEST(AbsHistogram, ValuesAboveTheGuessAreCountedAgainWithoutTheRest) {
   }
 }
 
+TEST(AbsHistogram, AWholeChunkInOneBinIsCountedOnEveryPath) {
+  // The sub-histograms a chunk is counted into have 16-bit counters. A whole chunk of one
+  // value, on each path that counts it: only zeros (no range yet), the scan first (no guess),
+  // above the guess (every value counted again), and the fused pass below the guess; once
+  // alone and once after and before other values, serially and on a pool.
+  const auto same = [](float v, size_t n) { return std::vector<float>(n, v); };
+  const size_t chunk = static_cast<size_t>(AbsHistogram::kChunkValues);
+  std::vector<std::vector<float>> batches = {same(0.0f, chunk), same(-3.0f, chunk),
+                                             same(1e10f, chunk), same(5.0f, chunk)};
+  auto mixed = same(7.0f, 3 * chunk + 3);  // chunks of one value, then a tail of three
+  mixed[chunk / 2] = std::numeric_limits<float>::quiet_NaN();
+  batches.push_back(mixed);
+  batches.push_back(same(2e10f, 2 * chunk));
+  exec::ThreadPool pool(3);
+  for (exec::ThreadPool* p : {static_cast<exec::ThreadPool*>(nullptr), &pool}) {
+    AbsHistogram h(256);
+    std::vector<float> all;
+    for (const auto& b : batches) add_and_check(h, b, p, all);
+    EXPECT_EQ(h.total(), static_cast<int64_t>(all.size()) - 1);
+  }
+}
+
 TEST(AbsHistogram, ChannelMaximaFromTheCountingPassEqualAPlainLoop) {
   // add_batch's per-channel absmax along the last axis, taken in its counting pass, for
   // channel counts that divide the 64K chunk and some that do not (chunks then start
