@@ -49,7 +49,9 @@ constexpr int64_t kChunk = AbsHistogram::kChunkValues;
 // quarter of a chunk's values (the last up to 3 more), and at most as many again when
 // recount_above counts the values above a guess a second time, round-robin over the four.
 using SubCount = uint16_t;
-static_assert(kChunk / 4 * 2 + 3 <= std::numeric_limits<SubCount>::max());
+// How many sub-histograms a chunk is counted into (scatter4's four).
+constexpr size_t kSubs = 4;
+static_assert(kChunk / kSubs * 2 + 3 <= std::numeric_limits<SubCount>::max());
 
 // The smallest power of two > a, for a > 0.
 double pow2_above(double a) {
@@ -66,7 +68,7 @@ double pow2_above(double a) {
 // do not.
 template <typename Index>
 inline void scatter4(const Index* idx, int64_t m, SubCount* sub, size_t stride) {
-  static_assert(sizeof(Index) == 4);
+  static_assert(sizeof(Index) == 4 && kSubs == 4);
   for (int64_t j = 0; j + 4 <= m; j += 4) {
     uint64_t pair[2];
     std::memcpy(pair, idx + j, sizeof(pair));
@@ -168,7 +170,7 @@ ValueScan count_scan_chunk(const float* x, int64_t b, int64_t e, float scale, Su
   }
   if (cmax != nullptr) raise_channel_absmax(x, i, e, cmax, channels);
   count_chunk(x, i, e, scale, sub, nb);  // the tail
-  for (size_t j = 0; j < 4; ++j) s.nonfinite += sub[j * stride + nb];
+  for (size_t j = 0; j < kSubs; ++j) s.nonfinite += sub[j * stride + nb];
   return s;
 }
 
@@ -193,7 +195,7 @@ int64_t recount_above(const float* x, int64_t b, int64_t e, float guess, int shi
   const size_t stride = nb + 1;
   const size_t width = shift >= std::countr_zero(nb) ? nb : size_t{1} << shift;
   const size_t kept = nb / width;
-  for (size_t j = 0; j < 4; ++j) {
+  for (size_t j = 0; j < kSubs; ++j) {
     SubCount* row = sub + j * stride;
     for (size_t i = 0; i < kept; ++i) {  // reads row[i * width, ...) >= i: in place is safe
       uint32_t sum = 0;
@@ -210,7 +212,7 @@ int64_t recount_above(const float* x, int64_t b, int64_t e, float guess, int shi
   const auto count = [&](int64_t i) {
     const float a = std::fabs(x[i]);
     if (a >= guess && a <= std::numeric_limits<float>::max()) {
-      ++sub[static_cast<size_t>(again & 3) * stride + static_cast<size_t>(a * scale)];
+      ++sub[static_cast<size_t>(again) % kSubs * stride + static_cast<size_t>(a * scale)];
       ++again;
     }
   };
@@ -258,7 +260,7 @@ ValueScan count_and_scan(const float* x, int64_t b, int64_t e, double guess, dou
       top = static_cast<size_t>(m * fr);
       return scan;
     }
-    std::fill(sub, sub + 4 * (nb + 1), SubCount{0});  // an infinity: scan and count again
+    std::fill(sub, sub + kSubs * (nb + 1), SubCount{0});  // an infinity: scan and count again
   }
   // (A maximum taken twice is the same maximum: the channels may be raised again below.)
   const ValueScan scan = scan_values(x, b, e);
@@ -275,9 +277,9 @@ ValueScan count_and_scan(const float* x, int64_t b, int64_t e, double guess, dou
   if (cmax != nullptr) raise_channel_absmax(x, b, e, cmax, channels);
   if (range == 0) {  // only zeros (and non-finite values) so far: all in bin 0 at any range
     // (Spread over the four sub-histograms, as counting would; drain clears the NaN bins.)
-    const int64_t zeros = e - b - scan.nonfinite;
-    for (size_t j = 0; j < 4; ++j) {
-      sub[j * (nb + 1)] = static_cast<SubCount>(zeros / 4 + (static_cast<int64_t>(j) < zeros % 4));
+    const auto zeros = static_cast<size_t>(e - b - scan.nonfinite);
+    for (size_t j = 0; j < kSubs; ++j) {
+      sub[j * (nb + 1)] = static_cast<SubCount>(zeros / kSubs + (j < zeros % kSubs));
     }
     top = 0;
     return scan;
@@ -292,7 +294,7 @@ ValueScan count_and_scan(const float* x, int64_t b, int64_t e, double guess, dou
 // between uses.
 SubCount* thread_sub_histograms(size_t nb) {
   thread_local std::vector<SubCount> sub;
-  if (sub.size() != 4 * (nb + 1)) sub.assign(4 * (nb + 1), 0);
+  if (sub.size() != kSubs * (nb + 1)) sub.assign(kSubs * (nb + 1), 0);
   return sub.data();
 }
 
@@ -300,6 +302,7 @@ SubCount* thread_sub_histograms(size_t nb) {
 // the NaN bins) again: only the bins up to the top are touched, so a small tensor does not pay
 // for the whole bin count. With no shift (the common case) the loop vectorises.
 void drain(SubCount* sub, size_t nb, size_t top, int shift, int64_t* counts) {
+  static_assert(kSubs == 4);
   const size_t stride = nb + 1, n = top + 1;
   const SubCount* s0 = sub;
   const SubCount* s1 = sub + stride;
@@ -315,7 +318,7 @@ void drain(SubCount* sub, size_t nb, size_t top, int shift, int64_t* counts) {
       counts[k >> s] += static_cast<int64_t>(s0[k] + s1[k] + s2[k] + s3[k]);
     }
   }
-  for (size_t j = 0; j < 4; ++j) {
+  for (size_t j = 0; j < kSubs; ++j) {
     std::memset(sub + j * stride, 0, n * sizeof(SubCount));
     sub[j * stride + nb] = 0;
   }
