@@ -231,7 +231,9 @@ Expected<nlohmann::ordered_json> calibrate(const ir::Model& model,
   MIXQ_ASSIGN_OR_RETURN(const std::set<std::string> selected,
                         selected_tensors(model, options.tensors));
   const bool subset = !options.tensors.empty();
-  StatsCollector collector(model, {.bins = options.bins, .histograms = true, .pool = &ex->pool()});
+  StatsCollector collector(
+      model,
+      {.bins = options.bins, .histograms = true, .pool = &ex->pool(), .types = &ex->types()});
   // A selected output of a value-moving node (Reshape...) gets its record from its source's.
   std::set<std::string> observed = selected;
   for (const auto& name : selected) observed.insert(collector.source_of(name));

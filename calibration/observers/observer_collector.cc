@@ -12,18 +12,16 @@ namespace mixq::calib {
 
 StatsCollector::StatsCollector(const ir::Model& model, const CollectorOptions& options)
     : options_(options) {
-  // Every record and histogram is made now, not while the runs allocate and free activations:
-  // small long-lived blocks made between them fragmented the heap.
+  // A record for every float graph input and node output, and for those of unknown type
+  // (typed by neither the model nor, when given, static inference).
   const auto prepare = [&](const ir::Value* v) {
-    const DType d = v->type().dtype;
+    DType d = v->type().dtype;
+    if (d == DType::kUndefined && options_.types != nullptr) d = options_.types->type_of(v).dtype;
     if (d != DType::kUndefined && d != DType::kFloat32 && d != DType::kFloat16 &&
         d != DType::kBFloat16) {
       return;
     }
-    TensorRecord& r = tensors_[v->name()];
-    if (options_.histograms && !r.histogram) {
-      r.histogram = std::make_unique<AbsHistogram>(options_.bins);
-    }
+    tensors_.try_emplace(v->name());
   };
   for (const ir::Value* v : model.graph().inputs()) prepare(v);
   for (const auto& n : model.graph().nodes()) {
@@ -45,7 +43,18 @@ StatsCollector::StatsCollector(const ir::Model& model, const CollectorOptions& o
     auto src = alias_of_.find(in->name());
     alias_of_[out->name()] = src == alias_of_.end() ? in->name() : src->second;
   }
-  if (options_.histograms) find_scaled(model);
+  if (options_.histograms) {
+    find_scaled(model);
+    // The histograms are made now, not while the runs allocate and free activations: small
+    // long-lived blocks made between them fragmented the heap. Not for the outputs whose
+    // records finish() fills from their sources' (aliases, Scaled outputs): they would only be
+    // zeroed pages.
+    for (auto& [name, r] : tensors_) {
+      if (!alias_of_.count(name) && !scaled_.count(name)) {
+        r.histogram = std::make_unique<AbsHistogram>(options_.bins);
+      }
+    }
+  }
   for (const auto& layer : quant::find_quantizable_layers(model)) {
     const ir::Node& n = *layer.node;
     if (n.inputs().empty() || n.input(0) == nullptr) continue;
@@ -187,9 +196,6 @@ StatsCollector::Slot StatsCollector::slot_of(const std::string& name) {
 void StatsCollector::record(const Slot& slot, const ir::Tensor& t) {
   observed_since_finish_ = true;
   TensorRecord& r = *slot.record;
-  if (options_.histograms && !r.histogram) {
-    r.histogram = std::make_unique<AbsHistogram>(options_.bins);
-  }
   const std::vector<size_t>* layers = slot.layers;
   if (slot.alias) {
     r.dtype = t.dtype();
@@ -199,8 +205,11 @@ void StatsCollector::record(const Slot& slot, const ir::Tensor& t) {
     return;
   }
   if (slot.scaled != nullptr) {
-    record_scaled(*slot.scaled, r, layers, t);
+    record_scaled(*slot.scaled, r, layers, t);  // (counted into the Scaled's own histograms)
     return;
+  }
+  if (options_.histograms && !r.histogram) {  // a tensor static inference did not type as float
+    r.histogram = std::make_unique<AbsHistogram>(options_.bins);
   }
   Pending p{&r, layers, t, run_ - 1, first_sample_, samples_};
   const bool now = !queues(t);

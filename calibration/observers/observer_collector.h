@@ -32,6 +32,7 @@
 #include "mixq/calibration/observers/observer_minmax.h"
 #include "mixq/exec/executor.h"
 #include "mixq/ir/model.h"
+#include "mixq/ir/shape_inference.h"
 
 namespace mixq::calib {
 
@@ -44,6 +45,10 @@ struct CollectorOptions {
   // of the pool that have nothing else to do (ThreadPool::set_idle_work) while the forward
   // pass goes on, and end_run() observes what is left. Results are the same either way.
   exec::ThreadPool* pool = nullptr;
+  // The model's static types (Executor::types()), or null: the values they type as neither
+  // float32, float16 nor bfloat16 get no record (a float tensor of one still gets one when a
+  // run produces it).
+  const ir::InferenceResult* types = nullptr;
 };
 
 struct TensorRecord {
@@ -84,7 +89,7 @@ class StatsCollector : public exec::Observer {
   void finish();
 
   // Every float (or untyped) graph input and node output; dtype stays kUndefined for those no
-  // run produced as a float tensor. (After end_run().)
+  // run produced as a float tensor (and their histogram may be null). (After end_run().)
   const std::map<std::string, TensorRecord>& tensors() {
     finish();
     return tensors_;

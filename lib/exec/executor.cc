@@ -96,6 +96,7 @@ struct Executor::Impl {
   std::vector<const ir::Value*> inputs;
   std::vector<const ir::Value*> outputs;
   RunStats stats;
+  ir::InferenceResult types;
 
   Impl(const ir::Model& m, int threads) : model(m), pool(threads) {}
 
@@ -318,7 +319,8 @@ Expected<std::unique_ptr<Executor>> Executor::create(const ir::Model& model,
                                                      const ExecOptions& options) {
   auto impl = std::make_unique<Impl>(model, options.threads);
   // Every node needs a kernel; name all that have none, with the dtype when inference knows it.
-  MIXQ_ASSIGN_OR_RETURN(ir::InferenceResult types, ir::infer_shapes(model));
+  MIXQ_ASSIGN_OR_RETURN(impl->types, ir::infer_shapes(model));
+  const ir::InferenceResult& types = impl->types;
   std::vector<std::string> missing;
   ir::for_each_graph(model.graph(), [&](const ir::Graph& g) {
     for (const auto& n : g.nodes()) {
@@ -356,6 +358,7 @@ Expected<std::unique_ptr<Executor>> Executor::create(const ir::Model& model,
 const std::vector<const ir::Value*>& Executor::inputs() const { return impl_->inputs; }
 const std::vector<const ir::Value*>& Executor::outputs() const { return impl_->outputs; }
 const RunStats& Executor::last_run_stats() const { return impl_->stats; }
+const ir::InferenceResult& Executor::types() const { return impl_->types; }
 ThreadPool& Executor::pool() { return impl_->pool; }
 int Executor::threads() const { return impl_->pool.size(); }
 

@@ -18,6 +18,7 @@
 #include "mixq/core/status.h"
 #include "mixq/exec/thread_pool.h"
 #include "mixq/ir/model.h"
+#include "mixq/ir/shape_inference.h"
 
 namespace mixq::exec {
 
@@ -63,6 +64,8 @@ class Executor {
   Expected<std::vector<ir::Tensor>> run(const NamedTensors& feeds, Observer* observer = nullptr);
 
   const RunStats& last_run_stats() const;
+  // The static types create() inferred for the model's values (before any data was seen).
+  const ir::InferenceResult& types() const;
   int threads() const;
   // The executor's thread pool, for work an Observer does between nodes (the pool is idle while
   // an observer runs; observers must not call it from inside a parallel_for).

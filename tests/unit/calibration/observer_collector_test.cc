@@ -149,6 +149,54 @@ TEST(StatsCollector, RecordsEveryActivationAndLayerInputChannels) {
 // channel maxima from the histogram's counting pass: two layers on one input (the second gets a
 // copy), a large input split into chunks across the pool, a small one, NaN and Inf, over two
 // runs; equal to a plain loop over the values, on the calling thread and on the pool.
+// With the executor's static types, a value they type as an integer (Shape's output) gets no
+// record, where without them it does (it might be a float); the float ones, a Cast of it
+// included, are recorded the same either way. A value-moving node's output and a Scaled
+// output get their histograms from their sources' when a run produced them, and none before.
+TEST(StatsCollector, StaticTypesLeaveNonFloatValuesWithoutARecord) {
+  GraphBuilder b(17);
+  ir::Value* x = b.input("x", DType::kFloat32, {"N", 4});
+  ir::Value* shape = b.node("Shape", {x})[0];
+  ir::Value* cast =
+      b.node("Cast", {shape}, 1, [](ir::Node& n) { testing::set_int(n, "to", 1); })[0];
+  ir::Value* relu = b.node("Relu", {x})[0];
+  ir::Value* moved = b.node("Identity", {relu})[0];
+  ir::Value* half = b.node("Mul", {relu, b.constant("c", ir::Tensor::from_floats({}, {0.5f}))})[0];
+  for (ir::Value* v : {shape, cast, moved, half}) b.output(v);
+  auto ex = exec::Executor::create(b.model(), {.threads = 1});
+  ASSERT_TRUE(ex.ok()) << ex.status().to_string();
+  StatsCollector typed(b.model(), {.bins = 256, .types = &(*ex)->types()});
+  StatsCollector untyped(b.model(), {.bins = 256});
+  EXPECT_EQ(typed.tensors().count(shape->name()), 0u);
+  EXPECT_EQ(untyped.tensors().count(shape->name()), 1u);
+  EXPECT_EQ(typed.tensors().size() + 1, untyped.tensors().size());
+  for (const ir::Value* v : {moved, half}) {
+    EXPECT_EQ(typed.tensors().at(v->name()).histogram, nullptr) << v->name();
+  }
+  for (int run = 0; run < 2; ++run) {
+    const exec::NamedTensors feeds = {{"x", testing::random_floats({3, 4}, 90 + uint32_t(run))}};
+    for (StatsCollector* c : {&typed, &untyped}) {
+      c->begin_run(feeds);
+      ASSERT_TRUE((*ex)->run(feeds, c).ok());
+      c->end_run();
+    }
+  }
+  for (const auto& [name, r] : typed.tensors()) {
+    const TensorRecord& u = untyped.tensors().at(name);
+    EXPECT_EQ(r.dtype, DType::kFloat32) << name;
+    EXPECT_EQ(r.minmax.min, u.minmax.min) << name;
+    EXPECT_EQ(r.minmax.max, u.minmax.max) << name;
+    EXPECT_EQ(r.minmax.count, u.minmax.count) << name;
+    ASSERT_NE(r.histogram, nullptr) << name;
+    EXPECT_EQ(r.histogram->counts(), u.histogram->counts()) << name;
+    EXPECT_EQ(r.histogram->range(), u.histogram->range()) << name;
+  }
+  EXPECT_EQ(typed.tensors().at(cast->name()).minmax.max, 4.0);  // x's dims (3, 4)
+  EXPECT_EQ(typed.tensors().at(moved->name()).histogram->counts(),
+            typed.tensors().at(relu->name()).histogram->counts());
+  EXPECT_EQ(typed.derived_runs(), 2);
+}
+
 TEST(StatsCollector, LastAxisChannelMaximaComeFromTheCountingPass) {
   constexpr int64_t kK = 32, kHidden = 16;
   GraphBuilder b(17);
