@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 #include <vector>
 
 namespace mixq::calib {
@@ -13,7 +14,7 @@ constexpr int64_t kLevels = 128;
 
 }  // namespace
 
-EntropySearch::EntropySearch(const AbsHistogram& h) {
+EntropySearch::EntropySearch(const AbsHistogram& h, int64_t last) {
   // Bin 0 takes its neighbour's count (as NVIDIA's pytorch-quantization does): after ReLU-like
   // ops most values are exact zeros, and that spike makes the divergence favour the narrowest
   // candidate, clipping ReLU6 outputs to an eighth of their range.
@@ -29,28 +30,33 @@ EntropySearch::EntropySearch(const AbsHistogram& h) {
     nonzero_[k + 1] = nonzero_[k] + (c != 0);
     clogc_[k + 1] = clogc_[k] + (c > 1 ? double(c) * std::log(double(c)) : 0.0);
   }
-  // log(S_j / nz_j) of every bucket but the last, for each bucket width: they depend on the
-  // width only, not on the candidate, and were most of the search's logarithms.
-  const int64_t widths = static_cast<int64_t>(n) / kLevels;
-  log_mean_.assign(static_cast<size_t>(std::max<int64_t>(widths, 0) * kLevels),
-                   std::numeric_limits<double>::quiet_NaN());
+  // For each bucket width m, the sum over the buckets j < 127 (bins [j m, (j + 1) m), the same
+  // for every candidate of that width) of S_j log(S_j / nz_j): S_j their count, nz_j their
+  // non-empty bins. Only the widths of candidates up to `last` are needed.
+  const int64_t widths = std::min(static_cast<int64_t>(n), last) / kLevels;
+  bucket_sum_.assign(static_cast<size_t>(std::max<int64_t>(widths, 0) + 1), 0.0);
   for (int64_t m = 1; m <= widths; ++m) {
+    double sum = 0;
     for (int64_t j = 0; j + 1 < kLevels; ++j) {
       const auto a = static_cast<size_t>(j * m);
       const auto b = static_cast<size_t>((j + 1) * m);
       const int64_t nz = nonzero_[b] - nonzero_[a];
-      if (nz == 0) continue;  // stays NaN: an empty bucket
-      log_mean_[static_cast<size_t>((m - 1) * kLevels + j)] =
-          std::log(double(count_[b] - count_[a]) / double(nz));
+      if (nz == 0) continue;  // an empty bucket adds nothing
+      const auto c = double(count_[b] - count_[a]);
+      sum += c * std::log(c / double(nz));
     }
+    bucket_sum_[static_cast<size_t>(m)] = sum;
   }
 }
 
 // With N the total count, c_k the counts, bucket j holding bins [a, b) with sum S_j over nz_j
 // non-empty bins, P = c / N (bin i-1 also holding the outliers) and Q = (S_j / nz_j) / C_i on
 // the non-empty bins (C_i = the count below i): every non-empty bin k < i-1 of bucket j adds
-// (c_k / N) (log c_k - log N - log(S_j / nz_j) + log C_i), so a bucket's sum needs only the
-// prefix sums of c, of (c != 0) and of c log c. Bin i-1 is added on its own.
+// (c_k / N) (log c_k - log N - log(S_j / nz_j) + log C_i). Summed over a bucket that is
+// (sum c log c) - S_j (log N - log C_i) - S_j log(S_j / nz_j); over the buckets j < 127, whose
+// bins do not depend on i but on the width m = i / 128 only, the first two terms telescope to
+// prefix sums at 127 m and the last is bucket_sum_[m]. So a candidate costs O(1): the last
+// bucket, [127 m, i), and bin i-1 (holding the outliers too) are added on their own.
 double EntropySearch::divergence(int64_t i) const {
   const int64_t total = count_.back();
   const int64_t below = count_[static_cast<size_t>(i)];
@@ -58,31 +64,29 @@ double EntropySearch::divergence(int64_t i) const {
   const double log_total = std::log(double(total));
   const double log_below = std::log(double(below));
   const int64_t merged = i / kLevels;
-  double sum = 0;  // sum over bins of c_k log(P_k / Q_k) * N
-  double last_q = 0;
-  for (int64_t j = 0; j < kLevels; ++j) {
-    const auto a = static_cast<size_t>(j * merged);
-    const auto b = static_cast<size_t>(j == kLevels - 1 ? i : (j + 1) * merged);
-    const int64_t nz = nonzero_[b] - nonzero_[a];
-    if (nz == 0) continue;
-    // log Q_k for the bucket's non-empty bins.
-    const double log_q =
-        (j == kLevels - 1 ? std::log(double(count_[b] - count_[a]) / double(nz))
-                          : log_mean_[static_cast<size_t>((merged - 1) * kLevels + j)]) -
-        log_below;
-    // Bins [a, e): every non-empty bin but i-1.
-    const size_t e = j == kLevels - 1 ? b - 1 : b;
-    const double c = double(count_[e] - count_[a]);
-    sum += (clogc_[e] - clogc_[a]) - c * (log_total + log_q);
-    if (j == kLevels - 1) last_q = std::exp(log_q);
+  if (merged >= static_cast<int64_t>(bucket_sum_.size())) {
+    throw std::out_of_range("entropy candidate beyond the widths prepared for it");
   }
-  // Bin i-1 holds the outliers too; where Q has nothing there, Q gets a tiny mass, as the usual
-  // implementations smooth it, instead of making the divergence infinite.
-  const auto last = static_cast<size_t>(i - 1);
-  const double p_last = double(count_[last + 1] - count_[last] + (total - below));
+  const auto split = static_cast<size_t>((kLevels - 1) * merged);
+  // sum over bins of c_k log(P_k / Q_k) * N: the buckets j < 127 ...
+  double sum = clogc_[split] - double(count_[split]) * (log_total - log_below) -
+               bucket_sum_[static_cast<size_t>(merged)];
+  // ... the last bucket's non-empty bins but i-1 ...
+  const auto b = static_cast<size_t>(i), e = b - 1;
+  const int64_t nz = nonzero_[b] - nonzero_[split];
+  double last_q = 0;
+  if (nz != 0) {
+    const double log_q = std::log(double(count_[b] - count_[split]) / double(nz)) - log_below;
+    const double c = double(count_[e] - count_[split]);
+    sum += (clogc_[e] - clogc_[split]) - c * (log_total + log_q);
+    last_q = std::exp(log_q);
+  }
+  // ... and bin i-1, which holds the outliers too; where Q has nothing there, Q gets a tiny
+  // mass, as the usual implementations smooth it, instead of making the divergence infinite.
+  const double p_last = double(count_[b] - count_[e] + (total - below));
   if (p_last > 0) {
     constexpr double kEps = 1e-12;
-    const bool filled = count_[last + 1] != count_[last];
+    const bool filled = count_[b] != count_[e];
     const double q = filled ? last_q : kEps;
     sum += p_last * (std::log(p_last) - log_total - std::log(q));
   }
@@ -95,7 +99,7 @@ double entropy_range(const AbsHistogram& h) {
   const auto n_bins = static_cast<int64_t>(h.counts().size());
   // Candidates beyond the last used bin only add empty bins: stop one past it.
   const int64_t last = std::min(n_bins, std::max(kLevels, used + 1));
-  const EntropySearch search(h);
+  const EntropySearch search(h, last);
   double best_kl = std::numeric_limits<double>::infinity();
   int64_t best_i = last;
   const auto consider = [&](int64_t i) {

@@ -18,20 +18,21 @@ namespace mixq::calib {
 // same).
 double entropy_range(const AbsHistogram& h);
 
-// The divergence of each candidate in O(128) from prefix sums over the bins (instead of a pass
-// over the first i bins with a logarithm per bin).
+// The divergence of each candidate in O(1) from prefix sums over the bins and one sum per bucket
+// width (instead of a pass over the first i bins with a logarithm per bin).
 class EntropySearch {
  public:
-  explicit EntropySearch(const AbsHistogram& h);
-  // KL(reference || candidate) for the candidate that keeps the first i bins, 128 <= i <= bins;
-  // infinity when the candidate holds no data.
+  // For the candidates up to `last` (default: every one).
+  explicit EntropySearch(const AbsHistogram& h, int64_t last = INT64_MAX);
+  // KL(reference || candidate) for the candidate that keeps the first i bins, 128 <= i <= last
+  // and i <= bins; infinity when the candidate holds no data.
   double divergence(int64_t i) const;
 
  private:
   std::vector<int64_t> count_, nonzero_;  // prefix sums of c and of (c != 0)
   std::vector<double> clogc_;             // prefix sums of c log c
-  // log(S_j / nz_j) of bucket j < 127 for bucket width m at [(m - 1) * 128 + j]; NaN if empty.
-  std::vector<double> log_mean_;
+  // For bucket width m, at [m]: the sum of S_j log(S_j / nz_j) over the buckets j < 127.
+  std::vector<double> bucket_sum_;
 };
 
 }  // namespace mixq::calib

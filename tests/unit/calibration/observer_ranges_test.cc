@@ -609,6 +609,13 @@ TEST(RangeMethods, EntropyDivergenceFromPrefixSumsEqualsTheDefinition) {
       const double want = direct_divergence(bins, i);
       ASSERT_NEAR(search.divergence(i), want, 1e-9 * std::max(1.0, want)) << "candidate " << i;
     }
+    // Prepared for the candidates up to 300 only: the same divergences there, and a refusal
+    // past the widths it prepared (300 / 128 = 2: candidates below 384).
+    const EntropySearch upto(*h, 300);
+    for (int64_t i = 128; i <= 300; ++i) {
+      ASSERT_EQ(upto.divergence(i), search.divergence(i)) << "candidate " << i;
+    }
+    EXPECT_THROW(upto.divergence(384), std::out_of_range);
   }
 }
 
