@@ -111,6 +111,28 @@ TEST(MathKernels, TranscendentalUnariesKeepSpecialValues) {
   EXPECT_EQ(masked.data<float>()[4], 1.0f);
 }
 
+// Relu keeps NaN (ONNX Runtime gives NaN for Relu(NaN), as the spec's np.maximum does) and
+// takes the infinities and signed zeros to max(0, x); float16 as well.
+TEST(MathKernels, ReluKeepsNaN) {
+  const std::vector<float> in = {NAN, -1.0f, 0.0f, -0.0f, 2.0f, -kInf, kInf, -NAN};
+  std::vector<float> x;
+  for (int k = 0; k < 9; ++k) x.insert(x.end(), in.begin(), in.end());
+  RUN(y, "Relu", {f32({static_cast<int64_t>(x.size())}, x)});
+  for (size_t i = 0; i < x.size(); ++i) {
+    const float got = y.data<float>()[i];
+    if (std::isnan(x[i])) {
+      EXPECT_TRUE(std::isnan(got)) << i;
+    } else {
+      EXPECT_EQ(got, x[i] > 0 ? x[i] : 0.0f) << x[i];
+    }
+  }
+  RUN(h, "Relu", {convert(f32({3}, {NAN, -3.0f, 1.5f}), DType::kFloat16)});
+  const std::vector<double> got = to_doubles(h);
+  EXPECT_TRUE(std::isnan(got[0]));
+  EXPECT_EQ(got[1], 0.0);
+  EXPECT_EQ(got[2], 1.5);
+}
+
 // --- Parametrized activations ------------------------------------------------------------
 
 // Attributes are float32, so references use their float32 values (double{0.1f}).
