@@ -244,9 +244,14 @@ Expected<nlohmann::ordered_json> calibrate(const ir::Model& model,
   StatsCollector collector(
       model,
       {.bins = options.bins, .histograms = true, .pool = &ex->pool(), .types = &ex->types()});
-  // A selected output of a value-moving node (Reshape...) gets its record from its source's.
+  // A selected output of a value-moving node (Reshape...) gets its record from its source's, a
+  // Split's input from its outputs'.
   std::set<std::string> observed = selected;
-  for (const auto& name : selected) observed.insert(collector.source_of(name));
+  for (const auto& name : selected) {
+    const std::string& source = collector.source_of(name);
+    observed.insert(source);
+    for (const std::string& part : collector.parts_of(source)) observed.insert(part);
+  }
   SelectedOutputs selected_outputs(collector, observed);
   exec::Observer* observer = subset ? static_cast<exec::Observer*>(&selected_outputs) : &collector;
   int64_t samples = 0, used = 0;

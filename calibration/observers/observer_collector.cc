@@ -45,12 +45,13 @@ StatsCollector::StatsCollector(const ir::Model& model, const CollectorOptions& o
   }
   if (options_.histograms) {
     find_scaled(model);
+    find_wholes(model);
     // The histograms are made now, not while the runs allocate and free activations: small
     // long-lived blocks made between them fragmented the heap. Not for the outputs whose
     // records finish() fills from their sources' (aliases, Scaled outputs): they would only be
     // zeroed pages.
     for (auto& [name, r] : tensors_) {
-      if (!alias_of_.count(name) && !scaled_.count(name)) {
+      if (!alias_of_.count(name) && !scaled_.count(name) && !whole_of_.count(name)) {
         r.histogram = std::make_unique<AbsHistogram>(options_.bins);
       }
     }
@@ -153,6 +154,48 @@ void StatsCollector::find_scaled(const ir::Model& model) {
   }
 }
 
+void StatsCollector::find_wholes(const ir::Model& model) {
+  for (const auto& n : model.graph().nodes()) {
+    if (!n->is_onnx_domain() || n->op_type() != "Split" || n->inputs().empty()) continue;
+    const ir::Value* x = n->input(0);
+    if (x == nullptr || x->initializer() != nullptr || !tensors_.count(x->name())) continue;
+    // x must be observed itself (not a copy, not a source some other record derives from, not
+    // derived), once.
+    const std::string& xn = x->name();
+    if (alias_of_.count(xn) || scaled_.count(xn) || scaled_from_.count(xn) || whole_of_.count(xn)) {
+      continue;
+    }
+    // Along an axis other than 0, so that a part's sample is x's: a negative axis needs x's rank.
+    const auto axis = n->attr_int("axis", 0);
+    if (!axis.ok()) continue;
+    int64_t a = *axis;
+    if (a < 0) {
+      const ir::ValueType& type =
+          options_.types != nullptr ? options_.types->type_of(x) : x->type();
+      if (!type.shape) continue;
+      a += static_cast<int64_t>(type.shape->size());
+    }
+    if (a <= 0) continue;
+    Whole w;
+    w.name = xn;
+    bool ok = !n->outputs().empty();
+    for (const ir::Value* y : n->outputs()) {
+      ok &= y != nullptr && y->name() != xn && tensors_.count(y->name()) != 0;
+      if (!ok) break;
+      w.parts.push_back(y->name());
+    }
+    if (!ok) continue;
+    wholes_.push_back(std::move(w));
+    whole_of_[xn] = &wholes_.back();
+  }
+}
+
+const std::vector<std::string>& StatsCollector::parts_of(const std::string& name) const {
+  static const std::vector<std::string> kNone;
+  auto it = whole_of_.find(name);
+  return it == whole_of_.end() ? kNone : it->second->parts;
+}
+
 StatsCollector::~StatsCollector() {
   if (options_.pool != nullptr && options_.pool->size() > 1) options_.pool->set_idle_work(nullptr);
 }
@@ -190,6 +233,7 @@ StatsCollector::Slot StatsCollector::slot_of(const std::string& name) {
   s.alias = alias_of_.count(name) != 0;
   if (auto it = scaled_.find(name); it != scaled_.end()) s.scaled = &it->second;
   if (auto it = scaled_from_.find(name); it != scaled_from_.end()) s.scaled_from = &it->second;
+  if (auto it = whole_of_.find(name); it != whole_of_.end()) s.whole = it->second;
   return s;
 }
 
@@ -206,6 +250,13 @@ void StatsCollector::record(const Slot& slot, const ir::Tensor& t) {
   }
   if (slot.scaled != nullptr) {
     record_scaled(*slot.scaled, r, layers, t);  // (counted into the Scaled's own histograms)
+    return;
+  }
+  if (slot.whole != nullptr) {
+    // Its record comes from its parts' in finish(); a layer reading it still needs its channels.
+    r.dtype = t.dtype();
+    slot.whole->values += t.numel();
+    if (layers != nullptr) observe_layers(*layers, t, scratch_);
     return;
   }
   if (options_.histograms && !r.histogram) {  // a tensor static inference did not type as float
@@ -518,6 +569,39 @@ void StatsCollector::finish() {
       part.scale_range(s.k, s.derived_absmax);
       h->merge(part);
     }
+    r.histogram = std::move(h);
+  }
+  // The Split inputs' (before the copies too), the later ones first: a part may be a whole.
+  for (auto w = wholes_.rbegin(); w != wholes_.rend(); ++w) {
+    TensorRecord& r = tensors_.at(w->name);
+    if (r.dtype == DType::kUndefined) continue;
+    MinMax m;
+    auto h = std::make_unique<AbsHistogram>(options_.bins);
+    int64_t sample = -1;
+    for (const std::string& part : w->parts) {
+      const TensorRecord& p = tensors_.at(part);
+      const MinMax& pm = p.minmax;
+      m.min = pm.min < m.min ? pm.min : m.min;
+      m.max = pm.max > m.max ? pm.max : m.max;
+      m.absmax = std::max(m.absmax, pm.absmax);
+      m.count += pm.count;
+      m.nonfinite += pm.nonfinite;
+      if (pm.first_nonfinite_run >= 0 &&
+          (m.first_nonfinite_run < 0 || pm.first_nonfinite_run < m.first_nonfinite_run ||
+           (pm.first_nonfinite_run == m.first_nonfinite_run &&
+            p.first_nonfinite_sample < sample))) {
+        m.first_nonfinite_run = pm.first_nonfinite_run;
+        sample = p.first_nonfinite_sample;
+      }
+      if (p.histogram) h->merge(*p.histogram);
+    }
+    if (m.count + m.nonfinite != w->values) {
+      throw std::logic_error("calibration: the outputs of the Split of '" + w->name + "' hold " +
+                             std::to_string(m.count + m.nonfinite) + " values, not its " +
+                             std::to_string(w->values) + " (were they all recorded?)");
+    }
+    r.minmax = m;  // (first_nonfinite_index stays -1: which element, the parts do not say)
+    r.first_nonfinite_sample = sample;
     r.histogram = std::move(h);
   }
   for (const auto& [name, source] : alias_of_) {

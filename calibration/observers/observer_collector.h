@@ -15,6 +15,11 @@
 // Likewise the output y of a Mul of a float32 activation x by a constant c = +-2^k, k <= 0
 // (or a Div by 1/c) holds x's values times c, exactly or rounded to a subnormal: its record is
 // derived from x's instead of counted (see Scaled).
+//
+// And the input x of a Split along an axis other than 0 (the batch) holds exactly the values of
+// its outputs, each once: finish() makes its record the union of theirs (histograms merged,
+// which is exact: see AbsHistogram) instead of a pass over x. Where its first NaN came from is
+// then known by run and sample but not by element (first_nonfinite_index -1).
 #pragma once
 
 #include <atomic>
@@ -110,6 +115,9 @@ class StatsCollector : public exec::Observer {
     auto it = alias_of_.find(name);
     return it == alias_of_.end() ? name : it->second;
   }
+  // The Split outputs whose records `name`'s is the union of (see above); empty when none. An
+  // observer that passes `name` on to the collector must pass these on too.
+  const std::vector<std::string>& parts_of(const std::string& name) const;
 
  private:
   // One tensor of one run, to observe.
@@ -152,6 +160,12 @@ class StatsCollector : public exec::Observer {
     // y is always counted: a run of x had no y, or x came small before any run derived.
     bool broken = false;
   };
+  // A Split input whose record is the union of its outputs' (see the file comment).
+  struct Whole {
+    std::string name;
+    std::vector<std::string> parts;
+    int64_t values = 0;  // its values over the runs, which its parts' must add up to
+  };
   // What record() needs of one tensor (pointers into the maps below, which keep their
   // elements in place).
   struct Slot {
@@ -160,9 +174,11 @@ class StatsCollector : public exec::Observer {
     const std::vector<size_t>* layers = nullptr;  // layer_inputs_ entries reading it, or null
     bool alias = false;                           // a value-moving node's output
     Scaled* scaled = nullptr;                     // when it is a Scaled output
+    struct Whole* whole = nullptr;                // when it is a Split input made of its parts
     const std::vector<std::string>* scaled_from = nullptr;  // the Scaled outputs of it
   };
   void find_scaled(const ir::Model& model);  // fills scaled_ and scaled_from_
+  void find_wholes(const ir::Model& model);  // fills wholes_ and whole_of_
   // The tensor's slot, its record inserted when missing.
   Slot slot_of(const std::string& name);
   // Records one run's values of a float tensor.
@@ -207,6 +223,8 @@ class StatsCollector : public exec::Observer {
   std::unordered_map<std::string, std::string> alias_of_;  // value-moving output -> its source
   std::unordered_map<std::string, Scaled> scaled_;         // y -> how it derives from x
   std::unordered_map<std::string, std::vector<std::string>> scaled_from_;  // x -> its ys
+  std::deque<Whole> wholes_;                          // in node order (a deque: in place)
+  std::unordered_map<std::string, Whole*> whole_of_;  // Split input -> its Whole
   std::unordered_map<const ir::Value*, Slot> slots_;  // the model's graph inputs, node outputs
   int64_t run_ = 0;                                   // runs begun
   bool observed_since_finish_ = false;                // finish() has copies to redo

@@ -57,6 +57,31 @@ TEST(CliCalibrateTensors, ObservesOnlyTheNamedActivations) {
   EXPECT_FALSE(all.contains("tensors"));
 }
 
+// A Split's input (tinygpt's qkv projection), whose record is the union of the Split's
+// outputs': named alone, its outputs are observed for it but not written, and it has the numbers
+// the full calibration gives it.
+TEST(CliCalibrateTensors, ASplitInputIsObservedThroughItsOutputs) {
+  TempDir dir;
+  const std::string model = testing::sample_file("tinygpt", "model.onnx");
+  const std::string data = testing::sample_file("tinygpt", "calib.npz");
+  const std::string qkv = "/blocks.0/qkv/Add_output_0";
+  nlohmann::json runs[2];
+  const std::vector<std::string> extras[2] = {{}, {"--tensors", qkv}};
+  for (int i = 0; i < 2; ++i) {
+    const auto out = (dir / ("r" + std::to_string(i) + ".json")).string();
+    std::vector<std::string> args = {"calibrate", model, "--data", data, "--quiet", "-o", out};
+    args.insert(args.end(), extras[i].begin(), extras[i].end());
+    auto r = run_mixq(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    runs[i] = nlohmann::json::parse(testing::read_bytes(out), nullptr, false);
+    ASSERT_FALSE(runs[i].is_discarded());
+  }
+  ASSERT_EQ(runs[1]["activations"].size(), 1u) << runs[1]["activations"].dump();
+  ASSERT_TRUE(runs[0]["activations"].contains(qkv));
+  EXPECT_GT(runs[1]["activations"][qkv]["count"].get<int64_t>(), 0);
+  EXPECT_EQ(runs[1]["activations"][qkv], runs[0]["activations"][qkv]);
+}
+
 TEST(CliCalibrateTensors, rejects_a_name_that_is_no_activation_of_the_model) {
   TempDir dir;
   auto r = run_mixq({"calibrate", kModel, "--data", kCalib, "--tensors", kRelu + ",no_such_tensor",

@@ -197,6 +197,83 @@ TEST(StatsCollector, StaticTypesLeaveNonFloatValuesWithoutARecord) {
   EXPECT_EQ(typed.derived_runs(), 2);
 }
 
+// The input of a Split along axis 1 is not counted: its record is the union of its outputs',
+// equal to the one made from its own values (a NaN in the second run: its run and sample, but
+// no element index); a Split along axis 0 (the batch) leaves its input counted. The same on a
+// pool, where the small tensors are queued. Without all of a Split's outputs, finish() refuses.
+TEST(StatsCollector, ASplitInputIsTheUnionOfItsOutputs) {
+  GraphBuilder b(18);
+  ir::Value* x = b.input("x", DType::kFloat32, {"N", 6, 4});
+  ir::Value* y = b.node("Abs", {x})[0];
+  ir::Value* z = b.node("Neg", {x})[0];
+  const auto parts = b.node("Split", {y, b.constant("s", ir::Tensor::from_int64s({2}, {2, 4}))}, 2,
+                            [](ir::Node& n) { testing::set_int(n, "axis", 1); });
+  const auto rows =
+      b.node("Split", {z}, 2, [](ir::Node& n) { testing::set_int(n, "num_outputs", 2); });
+  for (ir::Value* v : {parts[0], parts[1], rows[0], rows[1]}) b.output(v);
+  auto ex = exec::Executor::create(b.model(), {.threads = 2});
+  ASSERT_TRUE(ex.ok()) << ex.status().to_string();
+  StatsCollector serial(b.model(), {.bins = 256, .types = &(*ex)->types()});
+  StatsCollector pooled(b.model(), {.bins = 256, .pool = &(*ex)->pool(), .types = &(*ex)->types()});
+  EXPECT_EQ(serial.parts_of(y->name()),
+            (std::vector<std::string>{parts[0]->name(), parts[1]->name()}));
+  EXPECT_TRUE(serial.parts_of(z->name()).empty());
+  std::vector<float> ys;
+  for (int run = 0; run < 2; ++run) {
+    ir::Tensor xt = testing::random_floats({4, 6, 4}, 70 + uint32_t(run), -2, 2);
+    if (run == 1) xt.mutable_data<float>()[2 * 24 + 5] = std::numeric_limits<float>::quiet_NaN();
+    for (int64_t i = 0; i < xt.numel(); ++i) ys.push_back(std::fabs(xt.data<float>()[i]));
+    const exec::NamedTensors feeds = {{"x", xt}};
+    for (StatsCollector* c : {&serial, &pooled}) {
+      c->begin_run(feeds, 4 * run, 4);
+      ASSERT_TRUE((*ex)->run(feeds, c).ok());
+      c->end_run();
+    }
+  }
+  AbsHistogram h(256);
+  h.add(ys.data(), static_cast<int64_t>(ys.size()));
+  double lo = INFINITY, hi = 0;
+  for (float v : ys) {
+    lo = std::isnan(v) ? lo : std::min(lo, double(v));
+    hi = std::isnan(v) ? hi : std::max(hi, double(v));
+  }
+  for (StatsCollector* c : {&serial, &pooled}) {
+    const TensorRecord& r = c->tensors().at(y->name());
+    EXPECT_EQ(r.dtype, DType::kFloat32);
+    EXPECT_EQ(r.minmax.count, 2 * 96 - 1);
+    EXPECT_EQ(r.minmax.nonfinite, 1);
+    EXPECT_EQ(r.minmax.min, lo);
+    EXPECT_EQ(r.minmax.max, hi);
+    EXPECT_EQ(r.minmax.first_nonfinite_run, 1);
+    EXPECT_EQ(r.minmax.first_nonfinite_index, -1);
+    EXPECT_EQ(r.first_nonfinite_sample, 4 + 2);
+    ASSERT_NE(r.histogram, nullptr);
+    EXPECT_EQ(r.histogram->counts(), h.counts());
+    EXPECT_EQ(r.histogram->range(), h.range());
+    // Along axis 0 the input is counted: its NaN has its element.
+    EXPECT_EQ(c->tensors().at(z->name()).minmax.first_nonfinite_index, 2 * 24 + 5);
+  }
+  // A run whose observer passes the Split's input on but not its outputs.
+  class Without : public exec::Observer {
+   public:
+    Without(StatsCollector& c, std::string skip) : c_(c), skip_(std::move(skip)) {}
+    void on_output(const ir::Node& n, const ir::Value& v, const ir::Tensor& t) override {
+      if (v.name() != skip_) c_.on_output(n, v, t);
+    }
+
+   private:
+    StatsCollector& c_;
+    std::string skip_;
+  };
+  StatsCollector partial(b.model(), {.bins = 256, .types = &(*ex)->types()});
+  Without without(partial, parts[1]->name());
+  const exec::NamedTensors feeds = {{"x", testing::random_floats({4, 6, 4}, 75)}};
+  partial.begin_run(feeds);
+  ASSERT_TRUE((*ex)->run(feeds, &without).ok());
+  partial.end_run();
+  EXPECT_THROW(partial.finish(), std::logic_error);
+}
+
 TEST(StatsCollector, LastAxisChannelMaximaComeFromTheCountingPass) {
   constexpr int64_t kK = 32, kHidden = 16;
   GraphBuilder b(17);
