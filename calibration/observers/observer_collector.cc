@@ -47,9 +47,9 @@ StatsCollector::StatsCollector(const ir::Model& model, const CollectorOptions& o
     find_scaled(model);
     find_wholes(model);
     // The histograms are made now, not while the runs allocate and free activations: small
-    // long-lived blocks made between them fragmented the heap. Not for the outputs whose
-    // records finish() fills from their sources' (aliases, Scaled outputs): they would only be
-    // zeroed pages.
+    // long-lived blocks made between them fragmented the heap. Not for the tensors whose
+    // records finish() fills from others' (aliases, Scaled outputs, Split inputs): they would
+    // only be zeroed pages.
     for (auto& [name, r] : tensors_) {
       if (!alias_of_.count(name) && !scaled_.count(name) && !whole_of_.count(name)) {
         r.histogram = std::make_unique<AbsHistogram>(options_.bins);

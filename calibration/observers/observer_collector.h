@@ -174,7 +174,7 @@ class StatsCollector : public exec::Observer {
     const std::vector<size_t>* layers = nullptr;  // layer_inputs_ entries reading it, or null
     bool alias = false;                           // a value-moving node's output
     Scaled* scaled = nullptr;                     // when it is a Scaled output
-    struct Whole* whole = nullptr;                // when it is a Split input made of its parts
+    Whole* whole = nullptr;                       // when it is a Split input made of its parts
     const std::vector<std::string>* scaled_from = nullptr;  // the Scaled outputs of it
   };
   void find_scaled(const ir::Model& model);  // fills scaled_ and scaled_from_
