@@ -10,6 +10,14 @@
 
 namespace mixq::calib {
 
+namespace {
+
+bool observed_dtype(DType d) {
+  return d == DType::kFloat32 || d == DType::kFloat16 || d == DType::kBFloat16;
+}
+
+}  // namespace
+
 StatsCollector::StatsCollector(const ir::Model& model, const CollectorOptions& options)
     : options_(options) {
   // A record for every float graph input and node output, and for those of unknown type
@@ -17,11 +25,7 @@ StatsCollector::StatsCollector(const ir::Model& model, const CollectorOptions& o
   const auto prepare = [&](const ir::Value* v) {
     DType d = v->type().dtype;
     if (d == DType::kUndefined && options_.types != nullptr) d = options_.types->type_of(v).dtype;
-    if (d != DType::kUndefined && d != DType::kFloat32 && d != DType::kFloat16 &&
-        d != DType::kBFloat16) {
-      return;
-    }
-    tensors_.try_emplace(v->name());
+    if (d == DType::kUndefined || observed_dtype(d)) tensors_.try_emplace(v->name());
   };
   for (const ir::Value* v : model.graph().inputs()) prepare(v);
   for (const auto& n : model.graph().nodes()) {
@@ -199,14 +203,6 @@ const std::vector<std::string>& StatsCollector::parts_of(const std::string& name
 StatsCollector::~StatsCollector() {
   if (options_.pool != nullptr && options_.pool->size() > 1) options_.pool->set_idle_work(nullptr);
 }
-
-namespace {
-
-bool observed_dtype(DType d) {
-  return d == DType::kFloat32 || d == DType::kFloat16 || d == DType::kBFloat16;
-}
-
-}  // namespace
 
 void StatsCollector::begin_run(const exec::NamedTensors& feeds, int64_t first_sample,
                                int64_t samples) {
