@@ -16,6 +16,25 @@ bool observed_dtype(DType d) {
   return d == DType::kFloat32 || d == DType::kFloat16 || d == DType::kBFloat16;
 }
 
+// Whether a Pad node's pads are all zero, so that its output is its input whatever the mode: the
+// pads input (Pad-11 and later; constant: an initializer or a Constant node's) or attribute
+// (`pads` from Pad-2, `paddings` in Pad-1).
+bool pads_nothing(const ir::Model& model, const ir::Node& n) {
+  if (n.inputs().size() >= 2 && n.input(1) != nullptr) {
+    const ir::Tensor* t = quant::constant_tensor(model, n.input(1));
+    if (t == nullptr || t->dtype() != DType::kInt64) return false;
+    const int64_t* v = t->data<int64_t>();
+    return std::all_of(v, v + t->numel(), [](int64_t p) { return p == 0; });
+  }
+  for (const char* name : {"pads", "paddings"}) {
+    const auto pads = n.attr_ints(name);
+    if (pads.ok() && pads->has_value()) {
+      return std::all_of((*pads)->begin(), (*pads)->end(), [](int64_t p) { return p == 0; });
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 StatsCollector::StatsCollector(const ir::Model& model, const CollectorOptions& options)
@@ -33,12 +52,16 @@ StatsCollector::StatsCollector(const ir::Model& model, const CollectorOptions& o
       if (v != nullptr) prepare(v);
     }
   }
-  // Outputs that hold exactly their input's values, resolved to the first tensor of the chain
+  // Outputs that hold exactly their input's values (a Pad's too when it pads nothing: PyTorch
+  // exports some pooling layers with one), resolved to the first tensor of the chain
   // (nodes come in topological order, so a chain's source is resolved before it).
   for (const auto& n : model.graph().nodes()) {
     static const std::set<std::string> kMoves = {"Reshape",   "Flatten",  "Squeeze",
                                                  "Unsqueeze", "Identity", "Transpose"};
-    if (!(n->domain().empty() || n->domain() == "ai.onnx") || !kMoves.count(n->op_type())) continue;
+    if (!(n->domain().empty() || n->domain() == "ai.onnx")) continue;
+    const bool moves =
+        kMoves.count(n->op_type()) != 0 || (n->op_type() == "Pad" && pads_nothing(model, *n));
+    if (!moves) continue;
     if (n->inputs().empty() || n->outputs().empty()) continue;
     const ir::Value* in = n->input(0);
     const ir::Value* out = n->output(0);

@@ -8,9 +8,10 @@
 // tensor (AbsHistogram::add_batch), not from a second pass that reads it from memory again.
 //
 // The output of a node that only moves values (Reshape, Flatten, Squeeze, Unsqueeze, Identity,
-// Transpose of an activation) holds exactly its input's values, so its record is a copy of the
-// input's, made by finish(), instead of a second pass over the same numbers. (Only where the
-// first NaN came from can differ: the copy names the input's sample.)
+// Transpose of an activation, a Pad whose pads are all zero) holds exactly its input's values,
+// so its record is a copy of the input's, made by finish(), instead of a second pass over the
+// same numbers. (Only where the first NaN came from can differ: the copy names the input's
+// sample.)
 //
 // Likewise the output y of a Mul of a float32 activation x by a constant c = +-2^k, k <= 0
 // (or a Div by 1/c) holds x's values times c, exactly or rounded to a subnormal: its record is

@@ -1,7 +1,8 @@
 // The calibration observer on a small model run twice (batches of 3 and 5): every float
 // activation's min/max/absmax and histogram equal those computed directly from the values the
 // runs produced, graph inputs included, and for the outputs of value-moving nodes (Identity,
-// Transpose), whose records are copied from their inputs'; the per-channel absmax of MatMul's
+// Transpose, and Pads that pad nothing: by input, Constant or attribute), whose records are
+// copied from their inputs', while a Pad that pads is counted; the per-channel absmax of MatMul's
 // and Conv's activation inputs is taken along K and the input channels (also for an Identity's
 // output); NaN is counted with where it came. channel_absmax split across a pool equals a plain
 // loop over the values on large tensors, for the last axis and for a middle one.
@@ -37,7 +38,20 @@ TEST(StatsCollector, RecordsEveryActivationAndLayerInputChannels) {
   ir::Value* tz = b.node("Transpose", {z})[0];
   ir::Value* iz = b.node("Identity", {z})[0];
   ir::Value* y2 = b.node("MatMul", {iz, b.constant("w2", testing::random_floats({3, 2}, 3))})[0];
-  for (ir::Value* v : {y, z, c, tz, iz, y2}) b.output(v);
+  // Pads of the Conv's output: nothing (an initializer's pads, a Constant's), and one that adds
+  // a row of zeros, whose record must hold them.
+  const auto pad = [&](const std::string& name, std::vector<int64_t> pads, bool constant_node) {
+    ir::Tensor t = ir::Tensor::from_int64s({8}, pads);
+    ir::Value* p =
+        constant_node
+            ? b.node("Constant", {}, 1, [&](ir::Node& n) { testing::set_tensor(n, "value", t); })[0]
+            : b.constant(name, t);
+    return b.node("Pad", {c, p})[0];
+  };
+  ir::Value* pad0 = pad("pads0", {0, 0, 0, 0, 0, 0, 0, 0}, false);
+  ir::Value* pad1 = pad("pads1", {0, 0, 0, 0, 0, 0, 0, 0}, true);
+  ir::Value* pad2 = pad("pads2", {0, 0, 1, 0, 0, 0, 0, 0}, false);
+  for (ir::Value* v : {y, z, c, tz, iz, y2, pad0, pad1, pad2}) b.output(v);
   auto ex = exec::Executor::create(b.model(), {.threads = 2});
   ASSERT_TRUE(ex.ok()) << ex.status().to_string();
 
@@ -59,9 +73,10 @@ TEST(StatsCollector, RecordsEveryActivationAndLayerInputChannels) {
     ASSERT_TRUE((*ex)->run(feeds, &parallel).ok());
     parallel.end_run();  // observes the queued tensors no idle thread took
     const ir::Tensor* all[] = {&feeds[0].second, &feeds[1].second, &(*out)[0], &(*out)[1],
-                               &(*out)[2],       &(*out)[3],       &(*out)[4], &(*out)[5]};
-    const ir::Value* vals[] = {x, img, y, z, c, tz, iz, y2};
-    for (int i = 0; i < 8; ++i) {
+                               &(*out)[2],       &(*out)[3],       &(*out)[4], &(*out)[5],
+                               &(*out)[6],       &(*out)[7],       &(*out)[8]};
+    const ir::Value* vals[] = {x, img, y, z, c, tz, iz, y2, pad0, pad1, pad2};
+    for (int i = 0; i < 11; ++i) {
       const float* p = all[i]->data<float>();
       seen[vals[i]->name()].insert(seen[vals[i]->name()].end(), p, p + all[i]->numel());
     }
@@ -71,7 +86,10 @@ TEST(StatsCollector, RecordsEveryActivationAndLayerInputChannels) {
   EXPECT_EQ(collector.runs(), 2);
   int recorded = 0;
   for (const auto& [name, r] : collector.tensors()) recorded += r.dtype != DType::kUndefined;
-  ASSERT_EQ(recorded, 8);
+  ASSERT_EQ(recorded, 11);
+  EXPECT_EQ(collector.source_of(pad0->name()), c->name());
+  EXPECT_EQ(collector.source_of(pad1->name()), c->name());
+  EXPECT_EQ(collector.source_of(pad2->name()), pad2->name());
   for (const auto& [name, values] : seen) {
     const TensorRecord& r = collector.tensors().at(name);
     double lo = INFINITY, hi = -INFINITY, amax = 0;
@@ -143,6 +161,41 @@ TEST(StatsCollector, RecordsEveryActivationAndLayerInputChannels) {
       }
     }
   }
+}
+
+// Pad-2's attribute form: a Pad whose `pads` are all zero is value-moving (its record is its
+// input's), one that pads is counted, each equal to a count of the values the run produced.
+TEST(StatsCollector, APadOfNothingByAttributeIsValueMoving) {
+  GraphBuilder b(10);
+  ir::Value* x = b.input("x", DType::kFloat32, {2, 3});
+  ir::Value* same = b.node("Pad", {x}, 1, [](ir::Node& n) {
+    testing::set_ints(n, "pads", {0, 0, 0, 0});
+  })[0];
+  ir::Value* wider = b.node("Pad", {x}, 1, [](ir::Node& n) {
+    testing::set_ints(n, "pads", {0, 1, 0, 1});
+  })[0];
+  b.output(same);
+  b.output(wider);
+  auto ex = exec::Executor::create(b.model(), {});
+  ASSERT_TRUE(ex.ok()) << ex.status().to_string();
+  StatsCollector collector(b.model(), {.bins = 128});
+  EXPECT_EQ(collector.source_of(same->name()), "x");
+  EXPECT_EQ(collector.source_of(wider->name()), wider->name());
+  const exec::NamedTensors feeds = {{"x", testing::random_floats({2, 3}, 5, -2, 2)}};
+  collector.begin_run(feeds);
+  auto out = (*ex)->run(feeds, &collector);
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  collector.end_run();
+  for (int i = 0; i < 2; ++i) {
+    const ir::Tensor& t = (*out)[static_cast<size_t>(i)];
+    AbsHistogram h(128);
+    h.add(t.data<float>(), t.numel());
+    const TensorRecord& r = collector.tensors().at(i == 0 ? same->name() : wider->name());
+    EXPECT_EQ(r.minmax.count, t.numel()) << i;
+    EXPECT_EQ(r.histogram->counts(), h.counts()) << i;
+    EXPECT_EQ(r.histogram->range(), h.range()) << i;
+  }
+  EXPECT_EQ(collector.tensors().at(wider->name()).minmax.count, 10);  // 2 x (3 + 2)
 }
 
 // Layers reading a tensor along its last axis (MatMul's K, Gemm's with transA = 0) take its
