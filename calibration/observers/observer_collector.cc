@@ -260,22 +260,16 @@ void StatsCollector::record(const Slot& slot, const ir::Tensor& t) {
   observed_since_finish_ = true;
   TensorRecord& r = *slot.record;
   const std::vector<size_t>* layers = slot.layers;
-  if (slot.alias) {
+  if (slot.alias || slot.whole != nullptr) {
+    // Its record comes from its source's (or its Split parts') in finish(); a layer reading it
+    // still needs its channels along its own axes.
     r.dtype = t.dtype();
-    // Its record comes from its source's in finish(); a layer reading it still needs its
-    // channels along its own axes.
+    if (slot.whole != nullptr) slot.whole->values += t.numel();
     if (layers != nullptr) observe_layers(*layers, t, scratch_);
     return;
   }
   if (slot.scaled != nullptr) {
     record_scaled(*slot.scaled, r, layers, t);  // (counted into the Scaled's own histograms)
-    return;
-  }
-  if (slot.whole != nullptr) {
-    // Its record comes from its parts' in finish(); a layer reading it still needs its channels.
-    r.dtype = t.dtype();
-    slot.whole->values += t.numel();
-    if (layers != nullptr) observe_layers(*layers, t, scratch_);
     return;
   }
   if (options_.histograms && !r.histogram) {  // a tensor static inference did not type as float

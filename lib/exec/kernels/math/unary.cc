@@ -33,12 +33,12 @@ Status unary(KernelContext& ctx) {
 }
 
 // The functors take the compute type (float, double or an integer type).
-// NaN stays NaN (max(0, x) in the spec's numpy reference and in ONNX Runtime): a comparison
-// alone would turn it into 0 and hide it from whatever reads the output.
+// NaN stays NaN (max(0, x) in the spec's numpy reference and in ONNX Runtime): `v > 0` would
+// turn it into 0 and hide it from whatever reads the output; `v <= 0` is false for NaN.
 struct Relu {
   template <typename C>
   C operator()(C v) const {
-    return v > C(0) || v != v ? v : C(0);
+    return v <= C(0) ? C(0) : v;
   }
 };
 // Integer negation wraps (-INT_MIN is INT_MIN), as numpy and ONNX Runtime give.
