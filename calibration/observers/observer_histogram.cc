@@ -116,13 +116,16 @@ void raise_channel_absmax(const float* x, int64_t b, int64_t e, float* cmax, int
 // Values at or above the range (|x| * scale >= nb), NaN and +-Inf land in the extra bin; the
 // caller counts again at a larger range when the scan's absmax is not below the range.
 // Unlike scan_values, the min/max here take +-Inf in (NaN drops out of `v < lo ? v : lo`), which
-// saves the finiteness masks: an infinity makes the absmax infinite, so the caller scans and
-// counts such a chunk again, and otherwise every finite value is below the range, the extra bin
-// holds exactly the NaN and `nonfinite` is its count.
+// saves the finiteness masks: an infinity makes the absmax infinite, so the caller scans such a
+// chunk again for its finite min/max (the counts stand). With kFiniteOnly they take only the
+// finite values (the masks cost less than that second scan where infinities are expected).
+// Either way, unless the absmax is infinite, `nonfinite` is the extra bin's count: the NaN and
+// +-Inf and the values at or above the range.
 //
 // With `cmax`, it also raises cmax[i % channels] to the finite |x[i]| (channels a multiple of
 // kFloatLanes): the per-channel absmax of a layer's input along its last axis, from the same
 // vectors.
+template <bool kFiniteOnly = false>
 ValueScan count_scan_chunk(const float* x, int64_t b, int64_t e, float scale, SubCount* sub,
                            size_t nb, float* cmax = nullptr, int64_t channels = 0) {
   constexpr int kLanes = kFloatLanes;
@@ -141,9 +144,15 @@ ValueScan count_scan_chunk(const float* x, int64_t b, int64_t e, float scale, Su
     for (int k = 0; k < kBlock / kLanes; ++k) {
       F v;
       std::memcpy(&v, x + i + k * kLanes, sizeof(v));
-      lo = v < lo ? v : lo;
-      hi = v > hi ? v : hi;
       const F a = std::bit_cast<F>(std::bit_cast<I>(v) & 0x7fffffff);  // |v|, one AND
+      if constexpr (kFiniteOnly) {
+        const I finite = a <= big;  // false for NaN and +-Inf
+        lo = (finite & (v < lo)) ? v : lo;
+        hi = (finite & (v > hi)) ? v : hi;
+      } else {
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+      }
       if (cmax != nullptr) {
         F c;
         std::memcpy(&c, cmax + channel, sizeof(c));
@@ -165,6 +174,7 @@ ValueScan count_scan_chunk(const float* x, int64_t b, int64_t e, float scale, Su
     s.hi = hi[j] > s.hi ? hi[j] : s.hi;
   }
   for (int64_t j = i; j < e; ++j) {
+    if (kFiniteOnly && !(std::fabs(x[j]) <= std::numeric_limits<float>::max())) continue;
     s.lo = x[j] < s.lo ? x[j] : s.lo;
     s.hi = x[j] > s.hi ? x[j] : s.hi;
   }
@@ -236,31 +246,41 @@ int64_t recount_above(const float* x, int64_t b, int64_t e, float guess, int shi
 // range the values probably fit below (0: none known); when they do, one fused pass does both,
 // else the chunk is scanned and counted at the larger of `floor` and its own range. Returns
 // the range the counts were made at in `range` and the highest bin they can reach in `top`.
+// With `infinities` (expected: an earlier chunk had some), the fused pass takes the finite
+// min/max itself; without, a chunk that has some is scanned a second time and `infinities` set.
 ValueScan count_and_scan(const float* x, int64_t b, int64_t e, double guess, double floor,
                          SubCount* sub, size_t nb, double& range, size_t& top, float* cmax,
-                         int64_t channels) {
+                         int64_t channels, bool& infinities) {
   if (guess > 0 && static_cast<double>(nb) / guess < 0x1p100) {
     const auto f = static_cast<float>(static_cast<double>(nb) / guess);
     // (Its channel maxima are right whatever comes next: they do not depend on the range.)
-    ValueScan scan = count_scan_chunk(x, b, e, f, sub, nb, cmax, channels);
-    const float m = scan.absmax();
+    ValueScan scan = infinities ? count_scan_chunk<true>(x, b, e, f, sub, nb, cmax, channels)
+                                : count_scan_chunk<false>(x, b, e, f, sub, nb, cmax, channels);
+    float m = scan.absmax();
+    // An infinity (an attention mask's -inf, say) took the min/max in: a second, read-only scan
+    // finds the finite ones. The counts stand: the infinities went to the extra bins, like NaN,
+    // and so did any finite values at or above the guess, which are counted again below.
+    const bool rescanned = !(m <= std::numeric_limits<float>::max());
+    if (rescanned) {
+      scan = scan_values(x, b, e);
+      m = scan.absmax();
+      infinities = true;
+    }
     if (m < guess) {
       range = guess;
       top = static_cast<size_t>(m * f);
       return scan;
     }
-    if (m <= std::numeric_limits<float>::max()) {
-      // Finite values at or above the guess (no infinity: the absmax would be one): the counts
-      // below it are moved to the larger range and only those values are counted again.
-      range = std::max(floor, pow2_above(m));
-      const auto g = static_cast<float>(guess);
-      const auto fr = static_cast<float>(static_cast<double>(nb) / range);
-      const int64_t again = recount_above(x, b, e, g, shift_between(range, guess), fr, sub, nb);
-      scan.nonfinite -= again;  // the extra bins held them with the NaN
-      top = static_cast<size_t>(m * fr);
-      return scan;
-    }
-    std::fill(sub, sub + kSubs * (nb + 1), SubCount{0});  // an infinity: scan and count again
+    // Finite values at or above the guess: the counts below it are moved to the larger range
+    // and only those values are counted again.
+    range = std::max(floor, pow2_above(m));
+    const auto g = static_cast<float>(guess);
+    const auto fr = static_cast<float>(static_cast<double>(nb) / range);
+    const int64_t again = recount_above(x, b, e, g, shift_between(range, guess), fr, sub, nb);
+    // (The fused scan's count of non-finite values is the extra bins', which held them too.)
+    if (!rescanned) scan.nonfinite -= again;
+    top = static_cast<size_t>(m * fr);
+    return scan;
   }
   // (A maximum taken twice is the same maximum: the channels may be raised again below.)
   const ValueScan scan = scan_values(x, b, e);
@@ -359,6 +379,9 @@ ValueScan AbsHistogram::add_batch(const float* x, int64_t n, exec::ThreadPool* p
   // The channel maxima likewise: each chunk's are taken into the caller's under the lock (a
   // maximum does not depend on the order either).
   std::mutex merge;
+  // Once a chunk has had an infinity, the later ones take their finite min/max in the counting
+  // pass (which of the two ways a chunk is scanned does not change its results).
+  std::atomic<bool> infinities{infinities_};
   const int64_t nc = channels.acc != nullptr ? channels.channels : 0;
   const auto run = [&](int64_t c0, int64_t c1) {
     SubCount* sub = thread_sub_histograms(nb);
@@ -367,9 +390,11 @@ ValueScan AbsHistogram::add_batch(const float* x, int64_t n, exec::ThreadPool* p
       double range = 0;
       size_t top = 0;
       chunk_channels.assign(static_cast<size_t>(nc), 0.0f);
+      bool inf = infinities.load(std::memory_order_relaxed);
       scans[static_cast<size_t>(c)] =
           count_and_scan(x, c * kChunk, std::min(n, (c + 1) * kChunk), seen.load(), current, sub,
-                         nb, range, top, nc > 0 ? chunk_channels.data() : nullptr, nc);
+                         nb, range, top, nc > 0 ? chunk_channels.data() : nullptr, nc, inf);
+      if (inf) infinities.store(true, std::memory_order_relaxed);
       double r = seen.load();
       while (range > r && !seen.compare_exchange_weak(r, range)) {
       }
@@ -388,6 +413,7 @@ ValueScan AbsHistogram::add_batch(const float* x, int64_t n, exec::ThreadPool* p
   } else {
     run(0, chunks);
   }
+  infinities_ = infinities.load();
   ValueScan total;
   for (const ValueScan& s : scans) total.merge(s);  // in chunk order: -0 and +0 ties stay put
   absmax_ = std::max(absmax_, static_cast<double>(total.absmax()));
@@ -404,8 +430,8 @@ ValueScan AbsHistogram::add_small(const float* x, int64_t n, ChannelMaxima chann
   // Guess the histogram's range: after the first runs a tensor's values mostly fit in it.
   double range = 0;
   size_t top = 0;
-  const ValueScan scan =
-      count_and_scan(x, 0, n, range_, range_, sub, nb, range, top, channels.acc, channels.channels);
+  const ValueScan scan = count_and_scan(x, 0, n, range_, range_, sub, nb, range, top, channels.acc,
+                                        channels.channels, infinities_);
   const float m = scan.absmax();
   if (range > range_) grow_to(std::nextafter(range, 0.0));  // range_ becomes `range`
   drain(sub, nb, top, 0, counts_.data());

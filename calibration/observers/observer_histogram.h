@@ -82,6 +82,10 @@ class AbsHistogram {
   double range_ = 0;  // power of two, or 0 while every value seen is zero
   double absmax_ = 0;
   int64_t total_ = 0;
+  // Whether a chunk has held +-Inf (attention masks put -inf in every run): the later chunks
+  // then take their finite min/max in the counting pass, instead of in a second pass when one
+  // turns out to hold an infinity. Either way gives the same results.
+  bool infinities_ = false;
 };
 
 }  // namespace mixq::calib

@@ -227,7 +227,7 @@ TEST(AbsHistogram, GuessedRangeCountsEqualTheDefinitionAtItsEdges) {
   auto& b5 = batch(200);                       // fused pass: NaN drops out of its min/max
   b5[10] = nan;
   b5[11] = -0.0f;
-  batch(90)[7] = -inf;                // fused pass: the infinity sends it to the recount
+  batch(90)[7] = -inf;                // fused pass: the infinity sends it to a second scan
   auto& big = batch(5 * 65536 + 17);  // chunks guess their previous
   big[65536 + 5] = 8.0f;              // chunk 1: above its guess (4)
   big[3 * 65536 + 9] = inf;
@@ -290,6 +290,60 @@ TEST(AbsHistogram, ValuesAboveTheGuessAreCountedAgainWithoutTheRest) {
       EXPECT_EQ(h.total(), finite);
     }
     EXPECT_EQ(h.range(), 0x1p32);
+  }
+}
+
+TEST(AbsHistogram, InfinitiesAmongTheValuesKeepTheFusedPassCounts) {
+  // An attention mask's -inf in every chunk. The first chunk that has one, counted in the fused
+  // pass, is scanned a second time for its finite min/max; the later chunks take them in the
+  // fused pass itself. Either way the fused counts stand. Rows half masked as in causal
+  // attention: the first time with finite values above the guess (counted again), then below
+  // it, above it again, with nothing finite, with zeros only, with NaN and +inf among them, and
+  // a large batch whose chunks are all masked, one of them above its guess; serially and on a
+  // pool.
+  std::mt19937 rng(41);
+  std::normal_distribution<float> n(0.0f, 2.0f);
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const auto masked = [&](size_t size, size_t row) {
+    std::vector<float> v(size);
+    for (size_t i = 0; i < size; ++i) v[i] = i % row > (i / row) % row ? -inf : n(rng);
+    return v;
+  };
+  std::vector<std::vector<float>> batches;
+  auto plain = masked(4096, 64);
+  for (float& v : plain) v = std::isfinite(v) ? v : 1.0f;
+  batches.push_back(plain);           // no infinity: the range is known after it
+  auto first = masked(4096 + 3, 64);  // the first infinities, a value above the guess, a tail
+  first[130] = 300.0f;
+  first[4096 + 2] = -inf;
+  batches.push_back(first);
+  batches.push_back(masked(4096, 64));  // below the guess
+  auto above = masked(4096 + 5, 64);    // above it, in the tail too
+  above[700] = -1000.0f;
+  above[4096 + 4] = 1500.0f;
+  batches.push_back(above);
+  batches.push_back(std::vector<float>(1000, -inf));  // nothing finite
+  auto zeros = std::vector<float>(1000, 0.0f);
+  zeros[17] = -inf;
+  zeros[18] = nan;
+  batches.push_back(zeros);
+  auto big = masked(4 * 65536 + 40, 128);
+  big[2 * 65536 + 1000] = -5000.0f;  // chunk 2: above its guess
+  big[3 * 65536 + 7] = nan;
+  big[3 * 65536 + 8] = inf;
+  batches.push_back(big);
+  exec::ThreadPool pool(3);
+  for (exec::ThreadPool* p : {static_cast<exec::ThreadPool*>(nullptr), &pool}) {
+    AbsHistogram h(256);
+    std::vector<float> all;
+    int64_t finite = 0;
+    for (const auto& b : batches) {
+      add_and_check(h, b, p, all);
+      for (float v : b) finite += std::isfinite(v);
+      EXPECT_EQ(h.total(), finite);
+    }
+    EXPECT_EQ(h.range(), 8192.0);
   }
 }
 
