@@ -380,7 +380,7 @@ ValueScan AbsHistogram::add_batch(const float* x, int64_t n, exec::ThreadPool* p
   // maximum does not depend on the order either).
   std::mutex merge;
   // Once a chunk has had an infinity, the later ones take their finite min/max in the counting
-  // pass (which of the two ways a chunk is scanned does not change its results).
+  // pass (see infinities_; which of the two ways a chunk is scanned does not change its results).
   std::atomic<bool> infinities{infinities_};
   const int64_t nc = channels.acc != nullptr ? channels.channels : 0;
   const auto run = [&](int64_t c0, int64_t c1) {

@@ -82,9 +82,11 @@ class AbsHistogram {
   double range_ = 0;  // power of two, or 0 while every value seen is zero
   double absmax_ = 0;
   int64_t total_ = 0;
-  // Whether a chunk has held +-Inf (attention masks put -inf in every run): the later chunks
-  // then take their finite min/max in the counting pass, instead of in a second pass when one
-  // turns out to hold an infinity. Either way gives the same results.
+  // Whether a chunk counted at a guessed range has turned out to hold +-Inf (attention masks
+  // put -inf in every run): the later chunks then take their finite min/max in the counting
+  // pass, instead of in a second pass when one holds an infinity. (A chunk scanned before it is
+  // counted, the first of a histogram, does not tell: its scan leaves NaN and +-Inf apart
+  // together.) Either way gives the same results.
   bool infinities_ = false;
 };
 
